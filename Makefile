@@ -1,0 +1,40 @@
+# Leadflow: `make run` serves the demo, `make test` runs lint and the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+export LEADFLOW_HOME ?= $(CURDIR)/var
+
+.PHONY: run test test-sqlite test-postgres lint bench install clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	$(BIN)/leadflow migrate
+	$(BIN)/leadflow demo --if-empty
+	$(BIN)/leadflow serve --host 127.0.0.1 --port 8000
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	DJANGO_SETTINGS_MODULE=leadflow.settings_test $(BIN)/python -m django makemigrations --check --dry-run
+
+test-sqlite: $(BIN)/.installed
+	$(BIN)/pytest
+
+test-postgres: $(BIN)/.installed
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest
+
+test: lint test-sqlite test-postgres
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/leads_api.py --database sqlite
+	$(BIN)/python bench/leads_api.py --database postgres --url $(PG_URL)
+
+clean:
+	rm -rf $(VENV) var

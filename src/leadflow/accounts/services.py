@@ -1,0 +1,138 @@
+"""Users, memberships and API tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from leadflow.accounts import access
+from leadflow.accounts.models import (
+    ROLE_DEFAULT_GRANTS,
+    ApiToken,
+    Grant,
+    Membership,
+    Role,
+    User,
+    hash_token,
+    new_secret,
+)
+from leadflow.core.actor import Actor
+from leadflow.core.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
+from leadflow.core.normalize import InvalidValue, normalize_email
+
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def create_user(
+    email: str, *, actor: Actor, name: str = "", password: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    """Create a login (admins). Without a password the user cannot log in until one is set.
+    Errors: PermissionDenied, ValidationFailed (email), Conflict (email taken)."""
+    access.require_admin(actor)
+    errors = ErrorCollector()
+    try:
+        email = normalize_email(email).lower()
+    except InvalidValue as exc:
+        errors.add("email", exc.code, exc.message)
+    if len(name) > 200:
+        errors.add("name", "too_long", "At most 200 characters.")
+    if password is not None and len(password) < 8:
+        errors.add("password", "too_short", "At least 8 characters.")
+    errors.raise_if_any()
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email, password, name=name, is_admin=is_admin)
+    except IntegrityError:
+        raise Conflict(f"A user with e-mail {email} exists already.", code="exists")
+
+
+def update_user(user: User, *, actor: Actor, name=None, is_admin=None, is_active=None,
+                password=None) -> User:
+    """Change a user's name, admin flag, active flag or password (admins; users their own
+    name and password)."""
+    if actor.user != user or is_admin is not None or is_active is not None:
+        access.require_admin(actor)
+    fields = []
+    if name is not None:
+        if len(name) > 200:
+            raise ValidationFailed.one("name", "too_long", "At most 200 characters.")
+        user.name, fields = name, [*fields, "name"]
+    if is_admin is not None:
+        user.is_admin, fields = is_admin, [*fields, "is_admin"]
+    if is_active is not None:
+        user.is_active, fields = is_active, [*fields, "is_active"]
+    if password is not None:
+        if len(password) < 8:
+            raise ValidationFailed.one("password", "too_short", "At least 8 characters.")
+        user.set_password(password)
+        fields.append("password")
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+def set_membership(
+    user: User, project, role: str, *, actor: Actor, grants: dict[str, bool] | None = None
+) -> Membership:
+    """Add `user` to `project` with `role`, or change their role. Managers of the project and
+    admins may; an agent joins the project's default pool. Grants default to the role's."""
+    access.require_manager(actor, project.pk)
+    if role not in Role.values:
+        raise ValidationFailed.one("role", "invalid", "Role must be manager or agent.")
+    defaults = {g: g in ROLE_DEFAULT_GRANTS[Role(role)] for g in Grant.values}
+    for grant, value in (grants or {}).items():
+        if grant not in Grant.values:
+            raise ValidationFailed.one(grant, "unknown_field", f"No grant '{grant}'.")
+        defaults[grant] = bool(value)
+    with transaction.atomic():
+        membership, _ = Membership.objects.update_or_create(
+            user=user, project=project, defaults={"role": role, **defaults}
+        )
+        if role == Role.AGENT:
+            default_pool = project.pools.filter(is_default=True).first()
+            if default_pool is not None:
+                default_pool.members.add(user)
+    if hasattr(user, "_membership_cache"):
+        del user._membership_cache
+    return membership
+
+
+def remove_membership(user: User, project, *, actor: Actor) -> None:
+    """Take `user` out of `project` and its pools. Their leads keep their owner until a
+    manager reassigns them."""
+    access.require_manager(actor, project.pk)
+    with transaction.atomic():
+        deleted, _ = Membership.objects.filter(user=user, project=project).delete()
+        if not deleted:
+            raise NotFound("Membership not found.")
+        for pool in project.pools.filter(members=user):
+            pool.members.remove(user)
+
+
+def issue_token(user: User, *, actor: Actor, name: str = "") -> str:
+    """A new API token for `user` (themselves, or an admin). Returns the secret, shown once;
+    only its SHA-256 is stored."""
+    if actor.user != user:
+        access.require_admin(actor)
+    raw = new_secret()
+    ApiToken.objects.create(user=user, name=name[:100], token_hash=hash_token(raw), prefix=raw[:8])
+    return raw
+
+
+def authenticate_token(raw: str) -> User | None:
+    """The active user of a bearer token, found by its hash through the unique index."""
+    if not raw:
+        return None
+    token = (
+        ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        # At most one write a minute per token, not one per request.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

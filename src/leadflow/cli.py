@@ -1,0 +1,191 @@
+"""The `leadflow` command: serve, worker, migrate, check, createuser, token, demo.
+
+Errors print one line to stderr and exit 1; bad usage exits 2. Script output goes to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+    import django
+
+    django.setup()
+
+
+def _fail(message: str) -> int:
+    print(f"leadflow: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_serve(args) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    workers = str(args.workers or max(2, (os.cpu_count() or 1) * 2))
+    argv = [
+        "gunicorn", "leadflow.wsgi:application", "--bind", f"{args.host}:{args.port}",
+        "--workers", workers, "--access-logfile", "-", "--timeout", "60",
+    ]
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])  # noqa: S606 - replaces this process
+    return 0
+
+
+def cmd_worker(args) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    call_command("run_huey")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_check(args) -> int:
+    _setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("check")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        return _fail(f"{len(pending)} migrations are not applied; run 'leadflow migrate'.")
+    print(f"OK: {connection.vendor} database reachable, migrations applied.")
+    return 0
+
+
+def cmd_createuser(args) -> int:
+    _setup()
+    from leadflow.accounts import services
+    from leadflow.accounts.models import User
+    from leadflow.core.actor import Actor
+    from leadflow.core.errors import DomainError
+    from leadflow.projects.models import Project
+
+    actor = Actor(None, "cli")
+    is_admin = args.admin or args.role == "admin"
+    role = None if args.role in (None, "admin") else args.role
+    if role and not args.project:
+        print("leadflow: --role needs --project SLUG", file=sys.stderr)
+        return 2
+    try:
+        project = Project.objects.get(slug=args.project) if role else None
+    except Project.DoesNotExist:
+        return _fail(f"no project with slug '{args.project}'")
+    try:
+        user = User.objects.filter(email__iexact=args.email.strip()).first()
+        created = user is None
+        if created:
+            user = services.create_user(
+                args.email, actor=actor, name=args.name or "", password=args.password,
+                is_admin=is_admin,
+            )
+        elif is_admin and not user.is_admin:
+            services.update_user(user, actor=actor, is_admin=True)
+        if args.password and not created:
+            services.update_user(user, actor=actor, password=args.password)
+        if role:
+            services.set_membership(user, project, role, actor=actor)
+    except DomainError as exc:
+        return _fail(exc.detail)
+    what = "created" if created else "updated"
+    membership = f", {role} of {project.slug}" if role else ""
+    print(f"User {user.email} {what}{' (admin)' if user.is_admin else ''}{membership}.")
+    return 0
+
+
+def cmd_token(args) -> int:
+    _setup()
+    from leadflow.accounts import services
+    from leadflow.accounts.models import User
+    from leadflow.core.actor import Actor
+
+    user = User.objects.filter(email__iexact=args.email.strip(), is_active=True).first()
+    if user is None:
+        return _fail(f"no active user {args.email}")
+    print(services.issue_token(user, actor=Actor(None, "cli"), name="cli"))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    _setup()
+    from leadflow.demo import seed_demo
+
+    summary = seed_demo(leads=args.leads, only_if_empty=args.if_empty)
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadflow", description="Leadflow lead management.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the web app and API with gunicorn")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run a background job consumer")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("check", help="check settings, database and migrations")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("createuser", help="create a user or add a membership")
+    p.add_argument("email")
+    p.add_argument("--admin", action="store_true")
+    p.add_argument("--role", choices=["manager", "agent", "admin"])
+    p.add_argument("--project")
+    p.add_argument("--password")
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_createuser)
+
+    p = sub.add_parser("token", help="print a new API token for a user")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("demo", help="seed the realistic demo project (idempotent)")
+    p.add_argument("--leads", type=int, default=300)
+    p.add_argument("--if-empty", action="store_true", help="only when the database has no users")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's one-line error contract
+        from django.core.exceptions import ImproperlyConfigured
+        from django.db import DatabaseError
+
+        if isinstance(exc, DatabaseError | ImproperlyConfigured):
+            return _fail(f"database: {str(exc).splitlines()[0]}")
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Navigation for the page shell, from the same predicates the services use."""
+
+from leadflow.accounts.access import can_configure
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"nav_can_configure": can_configure(user), "nav_is_admin": user.is_admin}

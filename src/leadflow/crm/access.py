@@ -1,0 +1,52 @@
+"""Object-level access to leads. A lead that exists but is not visible is NotFound, exactly
+like a missing one; visible but not allowed is PermissionDenied."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from leadflow.accounts.access import is_manager
+from leadflow.core.actor import Actor
+from leadflow.core.errors import NotFound, PermissionDenied
+from leadflow.crm.models import Lead, LeadQuerySet
+
+LeadAction = Literal["view", "change", "stage", "manage", "delete"]
+
+
+def leads_visible_to(actor: Actor) -> LeadQuerySet:
+    if actor.user is None:
+        return Lead.objects.filter(merged_into__isnull=True)
+    return Lead.objects.visible_to(actor.user)
+
+
+def get_lead_for(actor: Actor, lead_id: int, action: LeadAction = "view") -> Lead:
+    try:
+        lead = leads_visible_to(actor).select_related("project", "stage", "source").get(pk=lead_id)
+    except (Lead.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Lead not found.")
+    check_lead_action(actor, lead, action)
+    return lead
+
+
+def can(actor: Actor, lead: Lead, action: LeadAction) -> bool:
+    if is_manager(actor, lead.project_id):
+        return True
+    if action in ("manage", "delete"):
+        return False
+    if action == "view":
+        return True
+    user = actor.user
+    return user is not None and lead.owner_id == user.pk
+
+
+def check_lead_action(actor: Actor, lead: Lead, action: LeadAction) -> None:
+    if not can(actor, lead, action):
+        messages = {
+            "change": "Only the lead's owner or a manager may change it.",
+            "stage": "Only the lead's owner or a manager may move its stage.",
+            "manage": "Only a manager may do this.",
+            "delete": "Only a manager may delete a lead.",
+        }
+        raise PermissionDenied(messages.get(action, "Not allowed."))
+
+

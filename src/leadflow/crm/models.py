@@ -1,0 +1,162 @@
+"""The lead: the record a team works."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from leadflow.projects.models import Status
+
+MAX_PHONES = 5
+
+
+class LeadQuerySet(models.QuerySet):
+    def visible_to(self, user, *, now=None) -> LeadQuerySet:
+        """Leads `user` may see (DESIGN §2): admins all; managers and `view_all_leads` holders all
+        of their projects; agents their own, those they hold a live claim on, and unassigned
+        leads of their pools. Merged-away leads are history, reached through the survivor."""
+        qs = self.filter(merged_into__isnull=True)
+        if user is None or not user.is_authenticated:
+            return qs.none()
+        if user.is_admin:
+            return qs
+        now = now or dj_timezone.now()
+        memberships = user.memberships_by_project().values()
+        full = [m.project_id for m in memberships if m.role == "manager" or m.view_all_leads]
+        partial = [m.project_id for m in memberships if m.project_id not in full]
+        condition = Q(project_id__in=full) if full else Q(pk__in=[])
+        if partial:
+            from leadflow.projects.models import Pool
+
+            my_pools = Pool.members.through.objects.filter(user_id=user.pk).values("pool_id")
+            condition |= Q(project_id__in=partial) & (
+                Q(owner_id=user.pk)
+                | Q(claimed_by_id=user.pk, claimed_until__gt=now)
+                | (Q(pool_id__in=my_pools) & unassigned_q(now))
+            )
+        return qs.filter(condition)
+
+    def unassigned(self, *, now=None) -> LeadQuerySet:
+        return self.filter(unassigned_q(now or dj_timezone.now()))
+
+
+def unassigned_q(now) -> Q:
+    """The one unassigned predicate: no owner and no live claim (offers add their clause)."""
+    return Q(owner__isnull=True) & (Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+
+
+class Lead(models.Model):
+    """A person a team works, in one project and exactly one pool.
+
+    `status` is derived from `stage` and written only with it. `source` is stamped at creation
+    and never changes. Search goes through `email_key`, the phone duplicate keys and `LeadWord`.
+    """
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.PROTECT, related_name="leads", db_index=False
+    )
+    # contact
+    name = models.CharField(max_length=200)
+    email = models.CharField(max_length=254, blank=True)
+    email_key = models.CharField(max_length=254, blank=True, db_index=False)
+    phones = models.JSONField(default=list, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    # attribution
+    source = models.ForeignKey(
+        "projects.Source", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    bucket_label = models.CharField(max_length=200, blank=True)
+    affiliate_id = models.CharField(max_length=100, blank=True)
+    utm = models.JSONField(default=dict, blank=True)
+    # ownership
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )
+    pool = models.ForeignKey(
+        "projects.Pool", on_delete=models.PROTECT, related_name="leads", db_index=False
+    )
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    original_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    # pipeline
+    stage = models.ForeignKey(
+        "projects.Stage", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    lost_reason = models.CharField(max_length=500, blank=True)
+    next_call_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    custom = models.JSONField(default=dict, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="lead_created"),
+            models.Index(fields=["project", "created_at", "id"], name="lead_project_created"),
+            models.Index(fields=["status", "created_at", "id"], name="lead_status_created"),
+            models.Index(fields=["stage", "created_at", "id"], name="lead_stage_created"),
+            models.Index(fields=["owner", "created_at", "id"], name="lead_owner_created"),
+            models.Index(fields=["pool", "created_at", "id"], name="lead_pool_created"),
+            models.Index(fields=["source", "created_at", "id"], name="lead_source_created"),
+            models.Index(fields=["claimed_by", "claimed_until"], name="lead_claim"),
+            models.Index(fields=["next_call_at", "id"], name="lead_next_call"),
+            models.Index(fields=["last_activity_at", "id"], name="lead_last_activity"),
+            models.Index(fields=["name", "id"], name="lead_name"),
+            models.Index(
+                fields=["email_key"], opclasses=["varchar_pattern_ops"], name="lead_email_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+    def live_claim(self, now) -> bool:
+        return self.claimed_until is not None and self.claimed_until > now
+
+
+class LeadWord(models.Model):
+    """One folded word of a lead's name or company: the word-prefix search index.
+
+    A plain table serves SQLite and PostgreSQL with one query and survives SQLite's table
+    rebuilds, where FTS5 triggers on the lead table would silently disappear."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+", db_index=False)
+    word = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["word", "lead"], opclasses=["varchar_pattern_ops", "int8_ops"],
+                name="leadword_word",
+            ),
+        ]
+        constraints = [
+            # Also the index that finds a lead's words when they are rewritten.
+            models.UniqueConstraint(fields=["lead", "word"], name="leadword_lead_word"),
+        ]
+
+    def __str__(self) -> str:
+        return self.word

@@ -1,0 +1,81 @@
+"""Reads shared by the API and the UI."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from leadflow.core.pagination import Ordering, paginate
+from leadflow.crm.models import Lead
+from leadflow.timeline.models import TimelineEvent
+
+TIMELINE_ORDER = Ordering("occurred_at", True, kind="datetime")
+
+
+def lead_ids_of_history(lead: Lead) -> list[int]:
+    """The lead and every lead merged into it, directly or through others."""
+    ids, frontier = [lead.pk], [lead.pk]
+    while frontier:
+        merged = Lead.objects.filter(merged_into_id__in=frontier)
+        frontier = list(merged.values_list("pk", flat=True))
+        ids.extend(frontier)
+    return ids
+
+
+def timeline_for(lead: Lead, *, limit: int, cursor: str | None):
+    """The lead's events newest first, merged-away leads' included, in keyset pages."""
+    events = TimelineEvent.objects.filter(lead_id__in=lead_ids_of_history(lead))
+    return paginate(events, TIMELINE_ORDER, limit=limit, cursor=cursor)
+
+
+def lead_out(lead: Lead, now=None) -> dict:
+    """The API shape of a lead (DESIGN §4). A lapsed claim reads as no claim."""
+    now = now or timezone.now()
+    live = lead.claimed_until is not None and lead.claimed_until > now
+    return {
+        "id": lead.pk,
+        "project": lead.project_id,
+        "name": lead.name,
+        "email": lead.email,
+        "phones": lead.phones,
+        "company": lead.company,
+        "timezone": lead.timezone,
+        "country": lead.country,
+        "language": lead.language,
+        "source": lead.source_id,
+        "bucket": None,
+        "bucket_label": lead.bucket_label,
+        "affiliate_id": lead.affiliate_id,
+        "utm": lead.utm,
+        "stage": lead.stage_id,
+        "status": lead.status,
+        "lost_reason": lead.lost_reason,
+        "owner": lead.owner_id,
+        "pool": lead.pool_id,
+        "claimed_by": lead.claimed_by_id if live else None,
+        "claimed_until": lead.claimed_until if live else None,
+        "original_owner": lead.original_owner_id,
+        "tags": [],
+        "next_call_at": lead.next_call_at,
+        "last_activity_at": lead.last_activity_at,
+        "retired": lead.retired_at is not None,
+        "list": None,
+        "client": None,
+        "custom": lead.custom,
+        "created_at": lead.created_at,
+        "updated_at": lead.updated_at,
+    }
+
+
+def event_out(event: TimelineEvent) -> dict:
+    return {
+        "id": event.pk,
+        "occurred_at": event.occurred_at,
+        "kind": event.kind,
+        "actor": {"id": event.actor_id, "email": event.actor_label} if event.actor_label
+        and event.actor_label != "system" else None,
+        "channel": event.channel,
+        "before": event.before,
+        "after": event.after,
+        "reason": event.reason,
+        "batch_id": str(event.batch_id) if event.batch_id else None,
+    }

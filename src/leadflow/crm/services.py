@@ -1,0 +1,216 @@
+"""Use cases of the worked lead: create, edit contact fields, set stage, delete.
+
+Each function checks access, validates, changes rows in one transaction and records its
+timeline events in that same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from leadflow.accounts import access as project_access
+from leadflow.accounts.models import Grant
+from leadflow.core.actor import Actor
+from leadflow.core.errors import Conflict, ErrorCollector, PermissionDenied, ValidationFailed
+from leadflow.crm.access import check_lead_action
+from leadflow.crm.contact import CONTACT_FIELDS, LeadInput, clean_contact, require_reachable
+from leadflow.crm.models import Lead
+from leadflow.crm.search import index_words
+from leadflow.intake import services as intake
+from leadflow.intake.keys import derive_keys, scope_for
+from leadflow.intake.models import DuplicateKey
+from leadflow.projects.models import Pool, Project, Source, Stage, Status, SystemSettings
+from leadflow.timeline import services as timeline
+from leadflow.timeline.models import TimelineKind
+
+MANUAL_SOURCE = "Manual"
+
+
+def create_lead(
+    project: Project,
+    data: LeadInput,
+    *,
+    actor: Actor,
+    owner=None,
+    source: Source | None = None,
+    on_duplicate: intake.OnDuplicate = "reject",
+) -> intake.IngestResult:
+    """Create a lead by hand. Agents own what they create; managers choose any owner from the
+    pool (or none). Source defaults to Manual and is stamped for good.
+
+    A duplicate raises Conflict(code="duplicate", duplicate_of=id) unless the caller chose
+    `merge` (fill the existing lead's blanks; needs the right to change it) or `keep_both`.
+    Timeline: LEAD_CREATED, or DUPLICATE_MERGED on the existing lead.
+    Errors: PermissionDenied (no create_lead, owner without manage_leads), ValidationFailed
+    (fields, `not_in_pool`), Conflict (duplicate).
+    """
+    project_access.require(actor, Grant.CREATE_LEAD, project.pk)
+    manages = project_access.has_grant(actor, project.pk, Grant.MANAGE_LEADS)
+    if owner is not None and not manages and owner != actor.user:
+        raise PermissionDenied("Only a lead manager may choose the owner.")
+    if source is None:
+        source = Source.objects.get(project=project, name=MANUAL_SOURCE)
+    elif source.project_id != project.pk:
+        raise ValidationFailed.one("source", "invalid", "That source is not in this project.")
+    if manages:
+        pool = _default_pool(project)
+    else:
+        owner = actor.user
+        pool = _pool_of_agent(project, owner)
+    if owner is not None and not pool.members.filter(pk=owner.pk).exists():
+        raise ValidationFailed.one("owner", "not_in_pool", f"{owner} is not in pool {pool}.")
+    result = intake.ingest(
+        project, data, actor=actor, source=source, pool=pool, owner=owner,
+        on_duplicate=on_duplicate,
+        merge_check=lambda lead: check_lead_action(actor, lead, "change"),
+    )
+    if result.lead is None:
+        raise Conflict(
+            f"This person already exists as lead #{result.duplicate_of.pk}.",
+            code="duplicate",
+            duplicate_of=result.duplicate_of.pk,
+        )
+    return result
+
+
+def _default_pool(project: Project) -> Pool:
+    return Pool.objects.get(project=project, is_default=True)
+
+
+def _pool_of_agent(project: Project, user) -> Pool:
+    pools = Pool.objects.filter(project=project, members=user).order_by("-is_default", "name")
+    pool = pools.first()
+    if pool is None:
+        raise ValidationFailed.one("pool", "not_in_pool", "You are in no pool of this project.")
+    return pool
+
+
+def update_lead(lead: Lead, changes: dict[str, Any], *, actor: Actor) -> Lead:
+    """Change contact fields (name, email, phones, company, timezone, country, language).
+
+    Ownership, stage, tags, source and project are not changed here. A changed e-mail or phone
+    moves the lead's duplicate keys; one held by another lead is Conflict(code="duplicate").
+    Timeline: LEAD_UPDATED with before/after of the fields that really changed; nothing when
+    nothing changed. Errors: PermissionDenied, ValidationFailed, Conflict.
+    """
+    check_lead_action(actor, lead, "change")
+    errors = ErrorCollector()
+    for key in changes:
+        if key == "custom":
+            for name in changes["custom"] or {}:
+                errors.add(f"custom.{name}", "unknown_field", f"No custom field '{name}'.")
+        elif key in ("source", "project"):
+            errors.add(key, "immutable", f"{key} cannot be changed.")
+        elif key not in CONTACT_FIELDS:
+            errors.add(key, "unknown_field", f"'{key}' cannot be changed here.")
+    contact = {k: v for k, v in changes.items() if k in CONTACT_FIELDS}
+    cleaned = clean_contact(contact, region=lead.project.default_region, errors=errors)
+    merged = {k: getattr(lead, k) for k in CONTACT_FIELDS} | cleaned
+    require_reachable(merged, errors)
+    errors.raise_if_any()
+    before = {k: getattr(lead, k) for k, v in cleaned.items() if getattr(lead, k) != v}
+    if not before:
+        return lead
+    after = {k: cleaned[k] for k in before}
+    with transaction.atomic():
+        for key, value in after.items():
+            setattr(lead, key, value)
+        lead.email_key = lead.email.casefold()
+        lead.updated_at = timezone.now()
+        lead.save(update_fields=[*after, "email_key", "updated_at"])
+        if "email" in after or "phones" in after:
+            _replace_keys(lead)
+        if "name" in after or "company" in after:
+            index_words(lead, replace=True)
+        timeline.record(TimelineKind.LEAD_UPDATED, actor=actor, lead=lead, before=before,
+                        after=after)
+    return lead
+
+
+def _replace_keys(lead: Lead) -> None:
+    """Give the lead exactly the keys of its current contact values; a key held canonically by
+    another lead is a duplicate and rolls the change back."""
+    settings = SystemSettings.load()
+    scope = scope_for(lead.project_id, settings)
+    wanted = derive_keys(lead.email, lead.phones, settings)
+    current = {(k.kind, k.value): k for k in DuplicateKey.objects.filter(lead=lead)}
+    stale = [k.pk for key, k in current.items() if key not in wanted]
+    DuplicateKey.objects.filter(pk__in=stale).delete()
+    for kind, value in wanted:
+        if (kind, value) in current:
+            continue
+        try:
+            with transaction.atomic():
+                DuplicateKey.objects.create(scope=scope, kind=kind, value=value, lead=lead)
+        except IntegrityError:
+            holder = DuplicateKey.objects.get(scope=scope, kind=kind, value=value, canonical=True)
+            raise Conflict(
+                f"Lead #{holder.lead_id} already has {kind} {value}.",
+                code="duplicate",
+                duplicate_of=holder.lead_id,
+            )
+
+
+def set_stage(
+    lead: Lead, stage: Stage, *, actor: Actor, lost_reason: str = "", reason: str = ""
+) -> Lead:
+    """Move a lead to `stage` of its project; its status follows the stage.
+
+    Agents (owners) move forward only, or to Converted or Lost; managers move anywhere. Lost
+    needs a `lost_reason`. The same stage again changes and records nothing. The update is
+    conditional on the stage read, so of two concurrent moves one wins and the other gets 409.
+    Timeline: STAGE_CHANGED. Errors: PermissionDenied, ValidationFailed, Conflict.
+    """
+    check_lead_action(actor, lead, "stage")
+    if stage.project_id != lead.project_id:
+        raise ValidationFailed.one("stage", "invalid", "That stage is not in the lead's project.")
+    lost_reason = (lost_reason or "").strip()
+    if stage.pk == lead.stage_id:
+        return lead
+    if stage.status == Status.LOST and not lost_reason:
+        raise ValidationFailed.one("lost_reason", "required", "Say why the lead was lost.")
+    if len(lost_reason) > 500:
+        raise ValidationFailed.one("lost_reason", "too_long", "At most 500 characters.")
+    current = lead.stage
+    if not project_access.is_manager(actor, lead.project_id) and not _is_forward(current, stage):
+        raise PermissionDenied("Agents move a lead forward, or to Lost with a reason.")
+    now = timezone.now()
+    new_reason = lost_reason if stage.status == Status.LOST else ""
+    with transaction.atomic():
+        changed = Lead.objects.filter(pk=lead.pk, stage_id=current.pk).update(
+            stage=stage, status=stage.status, lost_reason=new_reason, updated_at=now
+        )
+        if changed != 1:
+            raise Conflict("The lead's stage was changed meanwhile; reload and try again.")
+        before = {"stage": current.name, "status": current.status}
+        after = {"stage": stage.name, "status": stage.status}
+        if new_reason or lead.lost_reason:
+            before["lost_reason"], after["lost_reason"] = lead.lost_reason, new_reason
+        timeline.record(TimelineKind.STAGE_CHANGED, actor=actor, lead=lead, before=before,
+                        after=after, reason=reason)
+    lead.refresh_from_db()
+    return lead
+
+
+def _is_forward(current: Stage, target: Stage) -> bool:
+    if current.is_terminal:
+        return False
+    if target.is_terminal:
+        return True
+    return target.position > current.position
+
+
+def delete_lead(lead: Lead, *, actor: Actor, reason: str = "") -> None:
+    """Delete a lead for good (managers). Its duplicate keys and search words go with it; its
+    timeline is scrubbed of personal data, never deleted, and LEAD_DELETED is recorded without
+    personal data. Errors: PermissionDenied."""
+    check_lead_action(actor, lead, "delete")
+    with transaction.atomic():
+        lead_id, project_id = lead.pk, lead.project_id
+        timeline.scrub(lead_id)
+        lead.delete()
+        lead.pk, lead.project_id = lead_id, project_id
+        timeline.record(TimelineKind.LEAD_DELETED, actor=actor, lead=lead, label="",
+                        reason=reason)

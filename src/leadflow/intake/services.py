@@ -1,0 +1,231 @@
+"""`ingest`: the one path by which any incoming person becomes a lead or a duplicate result."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from leadflow.core.actor import Actor
+from leadflow.core.errors import Conflict, ErrorCollector
+from leadflow.crm.contact import LeadInput, clean_contact, require_reachable
+from leadflow.crm.models import Lead
+from leadflow.crm.search import index_words
+from leadflow.intake.keys import derive_keys, scope_for
+from leadflow.intake.models import DuplicateKey
+from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
+from leadflow.timeline import services as timeline
+from leadflow.timeline.models import TimelineKind
+
+OnDuplicate = Literal["reject", "merge", "keep_both"]
+MERGEABLE = ("name", "email", "company", "timezone", "country", "language")
+ATTEMPTS = 3
+
+
+@dataclass
+class IngestResult:
+    """What became of one incoming person. `matches` lists the keys that matched, in order."""
+
+    lead: Lead | None = None
+    created: bool = False
+    merged: bool = False
+    duplicate_of: Lead | None = None
+    matches: list[dict] = field(default_factory=list)
+
+
+def validate_input(project: Project, data: LeadInput) -> dict:
+    """Cleaned contact values of `data`, or ValidationFailed with every field error."""
+    errors = ErrorCollector()
+    values = data.given()
+    values.setdefault("name", "")
+    cleaned = clean_contact(values, region=project.default_region, errors=errors)
+    require_reachable(cleaned, errors)
+    for key in data.custom:
+        errors.add(f"custom.{key}", "unknown_field", f"No custom field '{key}' in this project.")
+    errors.raise_if_any()
+    return cleaned
+
+
+def first_open_stage(project: Project) -> Stage:
+    stage = Stage.objects.filter(project=project, status__in=OPEN_STATUSES).order_by("position")
+    found = stage.first()
+    if found is None:
+        raise Conflict("The project has no open stage.", code="no_stage")
+    return found
+
+
+def ingest(
+    project: Project,
+    data: LeadInput,
+    *,
+    actor: Actor,
+    source: Source,
+    pool: Pool,
+    owner=None,
+    on_duplicate: OnDuplicate = "reject",
+    merge_check: Callable[[Lead], None] | None = None,
+    reason: str = "",
+    batch_id: uuid.UUID | None = None,
+) -> IngestResult:
+    """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
+    the lead it duplicates (`reject`), fill that lead's blanks with the new values (`merge`, after
+    `merge_check` allowed it), or create a second lead holding non-canonical keys (`keep_both`).
+
+    The keys are claimed in the creating transaction under a partial unique index: when a
+    concurrent caller claims one first, the insert fails, the savepoint rolls back and the
+    lookup runs again, so one person never becomes two leads.
+
+    Timeline: LEAD_CREATED on the new lead, DUPLICATE_MERGED on a merged-into lead.
+    Errors: ValidationFailed (fields), Conflict (no open stage, keys still contended).
+    """
+    cleaned = validate_input(project, data)
+    settings = SystemSettings.load()
+    scope = scope_for(project.pk, settings)
+    keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
+    stage = first_open_stage(project)
+    for _attempt in range(ATTEMPTS):
+        with transaction.atomic():
+            matches = _find_matches(scope, keys)
+            if matches and on_duplicate != "keep_both":
+                target = Lead.objects.get(pk=matches[0]["lead"])
+                if on_duplicate == "reject":
+                    return IngestResult(duplicate_of=target, matches=matches)
+                if merge_check is not None:
+                    merge_check(target)
+                _merge_into(target, cleaned, scope, keys, matches, actor=actor, batch_id=batch_id)
+                return IngestResult(lead=target, merged=True, duplicate_of=target, matches=matches)
+            try:
+                with transaction.atomic():
+                    lead = _create(
+                        project, cleaned, data, scope, keys, matches,
+                        actor=actor, source=source, pool=pool, owner=owner, stage=stage,
+                        reason=reason, batch_id=batch_id,
+                    )
+            except IntegrityError:
+                continue  # a concurrent caller claimed one of the keys first: look again
+            duplicate_of = Lead.objects.get(pk=matches[0]["lead"]) if matches else None
+            return IngestResult(lead=lead, created=True, duplicate_of=duplicate_of, matches=matches)
+    raise Conflict("The contact keys are being changed concurrently; try again.", code="busy")
+
+
+def _find_matches(scope: str, keys: list[tuple[str, str]]) -> list[dict]:
+    if not keys:
+        return []
+    condition = Q()
+    for kind, value in keys:
+        condition |= Q(kind=kind, value=value)
+    found = {
+        (k.kind, k.value): k.lead_id
+        for k in DuplicateKey.objects.filter(condition, scope=scope, canonical=True)
+    }
+    return [
+        {"kind": kind, "value": value, "lead": found[(kind, value)]}
+        for kind, value in keys
+        if (kind, value) in found
+    ]
+
+
+def _create(
+    project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
+    batch_id,
+) -> Lead:
+    now = timezone.now()
+    lead = Lead.objects.create(
+        project=project,
+        name=cleaned["name"],
+        email=cleaned.get("email", ""),
+        email_key=cleaned.get("email", "").casefold(),
+        phones=cleaned.get("phones", []),
+        company=cleaned.get("company", ""),
+        timezone=cleaned.get("timezone", ""),
+        country=cleaned.get("country", ""),
+        language=cleaned.get("language", ""),
+        source=source,
+        affiliate_id=data.affiliate_id,
+        utm=data.utm,
+        pool=pool,
+        owner=owner,
+        original_owner=owner,
+        assigned_at=now if owner else None,
+        stage=stage,
+        status=stage.status,
+        created_at=now,
+        updated_at=now,
+    )
+    taken = {(m["kind"], m["value"]) for m in matches}
+    DuplicateKey.objects.bulk_create(
+        [
+            DuplicateKey(scope=scope, kind=k, value=v, lead=lead, canonical=(k, v) not in taken)
+            for k, v in keys
+        ]
+    )
+    index_words(lead)
+    after = {
+        "name": lead.name,
+        "email": lead.email,
+        "phones": lead.phones,
+        "company": lead.company,
+        "source": source.name,
+        "pool": pool.name,
+        "stage": stage.name,
+        "owner": owner.email if owner else None,
+    }
+    if matches:
+        after["kept_beside"] = matches[0]["lead"]
+    timeline.record(
+        TimelineKind.LEAD_CREATED, actor=actor, lead=lead, after=after, reason=reason,
+        batch_id=batch_id,
+    )
+    return lead
+
+
+def _merge_into(target: Lead, cleaned, scope, keys, matches, *, actor, batch_id) -> None:
+    before, after = {}, {}
+    for name in MERGEABLE:
+        value = cleaned.get(name)
+        if value and not getattr(target, name):
+            before[name], after[name] = getattr(target, name), value
+            setattr(target, name, value)
+    new_phones = [p for p in cleaned.get("phones", []) if p not in target.phones]
+    room = 5 - len(target.phones)
+    if new_phones and room > 0:
+        before["phones"] = list(target.phones)
+        target.phones = target.phones + new_phones[:room]
+        after["phones"] = target.phones
+    matched_on = ", ".join(f"{m['kind']} {m['value']}" for m in matches)
+    if after:
+        if "email" in after:
+            target.email_key = target.email.casefold()
+        target.updated_at = timezone.now()
+        target.save(update_fields=[*after, "email_key", "updated_at"])
+        if "name" in after or "company" in after:
+            index_words(target, replace=True)
+        owned = set(
+            DuplicateKey.objects.filter(lead=target).values_list("kind", "value")
+        )
+        claimed = {(m["kind"], m["value"]) for m in matches}
+        current = derive_keys(target.email, target.phones, SystemSettings.load())
+        for kind, value in current:
+            if (kind, value) in owned:
+                continue
+            _add_key(scope, kind, value, target, canonical=(kind, value) not in claimed)
+    timeline.record(
+        TimelineKind.DUPLICATE_MERGED, actor=actor, lead=target, before=before, after=after,
+        reason=f"Matched on {matched_on}", batch_id=batch_id,
+    )
+
+
+def _add_key(scope: str, kind: str, value: str, lead: Lead, *, canonical: bool) -> None:
+    if canonical:
+        try:
+            with transaction.atomic():
+                DuplicateKey.objects.create(scope=scope, kind=kind, value=value, lead=lead)
+            return
+        except IntegrityError:
+            pass  # another lead holds it canonically: this one keeps a non-canonical copy
+    DuplicateKey.objects.create(scope=scope, kind=kind, value=value, lead=lead, canonical=False)

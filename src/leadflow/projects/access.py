@@ -1,0 +1,53 @@
+"""Reading configuration objects the actor may see; invisible is NotFound."""
+
+from __future__ import annotations
+
+from leadflow.core.actor import Actor
+from leadflow.core.errors import NotFound, ValidationFailed
+from leadflow.projects.models import Pool, Project, Source, Stage
+
+
+def projects_visible_to(actor: Actor):
+    if actor.user is None or actor.user.is_admin:
+        return Project.objects.all()
+    return Project.objects.filter(pk__in=list(actor.user.memberships_by_project()))
+
+
+def get_project_for(actor: Actor, project_id: int) -> Project:
+    try:
+        return projects_visible_to(actor).get(pk=project_id)
+    except (Project.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Project not found.")
+
+
+def project_for_new_lead(actor: Actor, project_id: int | None) -> Project:
+    """The named project, or the caller's only one; several without a choice is 400."""
+    if project_id is not None:
+        return get_project_for(actor, project_id)
+    candidates = list(projects_visible_to(actor)[:2])
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise NotFound("You are not a member of any project.")
+    raise ValidationFailed.one("project", "required", "Say which project the lead belongs to.")
+
+
+def _get_for(model, actor: Actor, pk: int, label: str):
+    try:
+        return model.objects.select_related("project").get(
+            pk=pk, project__in=projects_visible_to(actor)
+        )
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"{label} not found.")
+
+
+def get_source_for(actor: Actor, pk: int) -> Source:
+    return _get_for(Source, actor, pk, "Source")
+
+
+def get_pool_for(actor: Actor, pk: int) -> Pool:
+    return _get_for(Pool, actor, pk, "Pool")
+
+
+def get_stage_for(actor: Actor, pk: int) -> Stage:
+    return _get_for(Stage, actor, pk, "Stage")

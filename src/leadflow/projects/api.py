@@ -1,0 +1,368 @@
+"""REST routes of configuration: projects, members, sources, pools, stages, settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict
+
+from leadflow.accounts import services as account_services
+from leadflow.accounts.models import User
+from leadflow.core.api import actor_of, responses
+from leadflow.core.errors import NotFound
+from leadflow.projects import services
+from leadflow.projects.access import (
+    get_pool_for,
+    get_project_for,
+    get_source_for,
+    get_stage_for,
+    projects_visible_to,
+)
+from leadflow.projects.models import Pool, Source, Stage, SystemSettings
+
+router = Router(tags=["configuration"])
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectOut(Schema):
+    id: int
+    name: str
+    slug: str
+    default_region: str
+
+
+class ProjectIn(Strict):
+    name: str
+    slug: str = ""
+    default_region: str = "US"
+
+
+class ProjectPatch(Strict):
+    name: str | None = None
+    default_region: str | None = None
+
+
+class MemberIn(Strict):
+    user: int
+    role: Literal["manager", "agent"]
+    create_lead: bool | None = None
+    manage_leads: bool | None = None
+    view_all_leads: bool | None = None
+
+
+class MemberOut(Schema):
+    user: int
+    project: int
+    role: str
+    create_lead: bool
+    manage_leads: bool
+    view_all_leads: bool
+
+
+class SourceOut(Schema):
+    id: int
+    project: int
+    name: str
+    target_user: int | None
+    acceptance_minutes: int | None
+    form_enabled: bool
+
+
+class SourceIn(Strict):
+    project: int
+    name: str
+    target_user: int | None = None
+    acceptance_minutes: int | None = None
+    form_enabled: bool = False
+
+
+class SourcePatch(Strict):
+    name: str | None = None
+    target_user: int | None = None
+    acceptance_minutes: int | None = None
+    form_enabled: bool | None = None
+
+
+class PoolOut(Schema):
+    id: int
+    project: int
+    name: str
+    members: list[int]
+    is_default: bool
+
+
+class PoolIn(Strict):
+    project: int
+    name: str
+    members: list[int] = []
+
+
+class PoolPatch(Strict):
+    name: str | None = None
+    members: list[int] | None = None
+
+
+class StageOut(Schema):
+    id: int
+    project: int
+    name: str
+    status: str
+    position: int
+
+
+class StageCreate(Strict):
+    project: int
+    name: str
+    status: Literal["NOT_CONTACTED", "CONTACTED", "QUALIFIED"]
+    position: int | None = None
+
+
+class StagePatch(Strict):
+    name: str | None = None
+    status: str | None = None
+    position: int | None = None
+
+
+class SettingsOut(Schema):
+    retirement_days: int
+    claim_hours: int
+    offer_minutes: int
+    duplicate_scope: str
+    email_ignore_plus: bool
+    email_ignore_gmail_dots: bool
+
+
+class SettingsPatch(Strict):
+    retirement_days: int | None = None
+    claim_hours: int | None = None
+    offer_minutes: int | None = None
+    duplicate_scope: Literal["project", "global"] | None = None
+    email_ignore_plus: bool | None = None
+    email_ignore_gmail_dots: bool | None = None
+
+
+def project_out(p) -> dict:
+    return {"id": p.pk, "name": p.name, "slug": p.slug, "default_region": p.default_region}
+
+
+def source_out(s: Source) -> dict:
+    return {
+        "id": s.pk, "project": s.project_id, "name": s.name, "target_user": s.target_user_id,
+        "acceptance_minutes": s.acceptance_minutes, "form_enabled": s.form_enabled,
+    }
+
+
+def pool_out(p: Pool) -> dict:
+    return {
+        "id": p.pk, "project": p.project_id, "name": p.name, "is_default": p.is_default,
+        "members": sorted(m.pk for m in p.members.all()),
+    }
+
+
+def stage_out(s: Stage) -> dict:
+    return {"id": s.pk, "project": s.project_id, "name": s.name, "status": s.status,
+            "position": s.position}
+
+
+def member_out(m) -> dict:
+    return {"user": m.user_id, "project": m.project_id, "role": m.role,
+            "create_lead": m.create_lead, "manage_leads": m.manage_leads,
+            "view_all_leads": m.view_all_leads}
+
+
+def settings_out(s: SystemSettings) -> dict:
+    return {k: getattr(s, k) for k in SettingsOut.model_fields}
+
+
+# --- projects --------------------------------------------------------------------------------
+
+
+@router.get("/projects", response=responses(200, list[ProjectOut], 401))
+def list_projects(request):
+    return [project_out(p) for p in projects_visible_to(actor_of(request))]
+
+
+@router.post("/projects", response=responses(201, ProjectOut, 400, 401, 403, 409))
+def create_project(request, payload: ProjectIn):
+    project = services.create_project(
+        payload.name, actor=actor_of(request), slug=payload.slug,
+        default_region=payload.default_region,
+    )
+    return Status(201, project_out(project))
+
+
+@router.get("/projects/{project_id}", response=responses(200, ProjectOut, 401, 404))
+def get_project(request, project_id: int):
+    return project_out(get_project_for(actor_of(request), project_id))
+
+
+@router.patch("/projects/{project_id}", response=responses(200, ProjectOut, 400, 401, 403, 404))
+def update_project(request, project_id: int, payload: ProjectPatch):
+    actor = actor_of(request)
+    project = get_project_for(actor, project_id)
+    return project_out(services.update_project(project, actor=actor, **payload.dict(
+        exclude_unset=True)))
+
+
+@router.get("/projects/{project_id}/members", response=responses(200, list[MemberOut], 401, 404))
+def list_members(request, project_id: int):
+    project = get_project_for(actor_of(request), project_id)
+    return [member_out(m) for m in project.memberships.order_by("user__email")]
+
+
+@router.post("/projects/{project_id}/members",
+             response=responses(200, MemberOut, 400, 401, 403, 404))
+def set_member(request, project_id: int, payload: MemberIn):
+    actor = actor_of(request)
+    project = get_project_for(actor, project_id)
+    user = User.objects.filter(pk=payload.user).first()
+    if user is None:
+        raise NotFound("User not found.")
+    grants = {k: v for k, v in payload.dict().items()
+              if k in ("create_lead", "manage_leads", "view_all_leads") and v is not None}
+    membership = account_services.set_membership(user, project, payload.role, actor=actor,
+                                                 grants=grants)
+    return member_out(membership)
+
+
+@router.delete("/projects/{project_id}/members/{user_id}",
+               response=responses(204, None, 401, 403, 404))
+def remove_member(request, project_id: int, user_id: int):
+    actor = actor_of(request)
+    project = get_project_for(actor, project_id)
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("User not found.")
+    account_services.remove_membership(user, project, actor=actor)
+    return Status(204, None)
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+@router.get("/sources", response=responses(200, list[SourceOut], 401))
+def list_sources(request, project: int | None = None):
+    qs = Source.objects.filter(project__in=projects_visible_to(actor_of(request)))
+    if project is not None:
+        qs = qs.filter(project_id=project)
+    return [source_out(s) for s in qs.order_by("project_id", "name")]
+
+
+@router.post("/sources", response=responses(201, SourceOut, 400, 401, 403, 404, 409))
+def create_source(request, payload: SourceIn):
+    actor = actor_of(request)
+    project = get_project_for(actor, payload.project)
+    values = payload.dict(exclude={"project", "name"})
+    source = services.create_source(project, payload.name, actor=actor, **values)
+    return Status(201, source_out(source))
+
+
+@router.get("/sources/{source_id}", response=responses(200, SourceOut, 401, 404))
+def get_source(request, source_id: int):
+    return source_out(get_source_for(actor_of(request), source_id))
+
+
+@router.patch("/sources/{source_id}", response=responses(200, SourceOut, 400, 401, 403, 404, 409))
+def update_source(request, source_id: int, payload: SourcePatch):
+    actor = actor_of(request)
+    source = get_source_for(actor, source_id)
+    return source_out(services.update_source(source, actor=actor, **payload.dict(
+        exclude_unset=True)))
+
+
+# --- pools -----------------------------------------------------------------------------------
+
+
+@router.get("/pools", response=responses(200, list[PoolOut], 401))
+def list_pools(request, project: int | None = None):
+    qs = Pool.objects.filter(project__in=projects_visible_to(actor_of(request)))
+    if project is not None:
+        qs = qs.filter(project_id=project)
+    return [pool_out(p) for p in qs.prefetch_related("members").order_by("project_id", "name")]
+
+
+@router.post("/pools", response=responses(201, PoolOut, 400, 401, 403, 404, 409))
+def create_pool(request, payload: PoolIn):
+    actor = actor_of(request)
+    project = get_project_for(actor, payload.project)
+    pool = services.create_pool(project, payload.name, actor=actor, members=payload.members)
+    return Status(201, pool_out(pool))
+
+
+@router.get("/pools/{pool_id}", response=responses(200, PoolOut, 401, 404))
+def get_pool(request, pool_id: int):
+    return pool_out(get_pool_for(actor_of(request), pool_id))
+
+
+@router.patch("/pools/{pool_id}", response=responses(200, PoolOut, 400, 401, 403, 404, 409))
+def update_pool(request, pool_id: int, payload: PoolPatch):
+    actor = actor_of(request)
+    pool = get_pool_for(actor, pool_id)
+    return pool_out(services.update_pool(pool, actor=actor, **payload.dict(exclude_unset=True)))
+
+
+@router.delete("/pools/{pool_id}", response=responses(204, None, 401, 403, 404, 409))
+def delete_pool(request, pool_id: int):
+    actor = actor_of(request)
+    services.delete_pool(get_pool_for(actor, pool_id), actor=actor)
+    return Status(204, None)
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+
+@router.get("/stages", response=responses(200, list[StageOut], 401))
+def list_stages(request, project: int | None = None):
+    qs = Stage.objects.filter(project__in=projects_visible_to(actor_of(request)))
+    if project is not None:
+        qs = qs.filter(project_id=project)
+    return [stage_out(s) for s in qs.order_by("project_id", "position", "id")]
+
+
+@router.post("/stages", response=responses(201, StageOut, 400, 401, 403, 404, 409))
+def create_stage(request, payload: StageCreate):
+    actor = actor_of(request)
+    project = get_project_for(actor, payload.project)
+    stage = services.create_stage(project, payload.name, payload.status, actor=actor,
+                                  position=payload.position)
+    return Status(201, stage_out(stage))
+
+
+@router.get("/stages/{stage_id}", response=responses(200, StageOut, 401, 404))
+def get_stage(request, stage_id: int):
+    return stage_out(get_stage_for(actor_of(request), stage_id))
+
+
+@router.patch("/stages/{stage_id}", response=responses(200, StageOut, 400, 401, 403, 404, 409))
+def update_stage(request, stage_id: int, payload: StagePatch):
+    actor = actor_of(request)
+    stage = get_stage_for(actor, stage_id)
+    return stage_out(services.update_stage(stage, actor=actor, **payload.dict(exclude_unset=True)))
+
+
+@router.delete("/stages/{stage_id}", response=responses(204, None, 401, 403, 404, 409))
+def delete_stage(request, stage_id: int):
+    actor = actor_of(request)
+    services.delete_stage(get_stage_for(actor, stage_id), actor=actor)
+    return Status(204, None)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@router.get("/settings", response=responses(200, SettingsOut, 401, 403))
+def get_settings(request):
+    from leadflow.accounts.access import require_admin
+
+    require_admin(actor_of(request))
+    return settings_out(SystemSettings.load())
+
+
+@router.patch("/settings", response=responses(200, SettingsOut, 400, 401, 403))
+def update_settings(request, payload: SettingsPatch):
+    changes = payload.dict(exclude_unset=True)
+    return settings_out(services.update_settings(actor=actor_of(request), **changes))

@@ -1,0 +1,330 @@
+"""Configuration use cases: projects, sources, pools, stages and system settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from leadflow.accounts import access
+from leadflow.accounts.models import Membership, User
+from leadflow.core.actor import Actor
+from leadflow.core.errors import Conflict, ErrorCollector, ValidationFailed
+from leadflow.projects.models import (
+    DEFAULT_SOURCES,
+    OPEN_STATUSES,
+    TERMINAL_POSITION,
+    DuplicateScope,
+    Pool,
+    Project,
+    Source,
+    Stage,
+    Status,
+    SystemSettings,
+)
+
+DEFAULT_STAGES = [
+    ("New", Status.NOT_CONTACTED),
+    ("Contacted", Status.CONTACTED),
+    ("Qualified", Status.QUALIFIED),
+]
+
+
+def _unique(fn, message: str, field: str = "name"):
+    try:
+        with transaction.atomic():
+            return fn()
+    except IntegrityError:
+        raise Conflict(message, code="exists", field=field)
+
+
+def _check_name(name: str, errors: ErrorCollector, limit: int = 100) -> str:
+    name = (name or "").strip()
+    if not name:
+        errors.add("name", "required", "Name is required.")
+    elif len(name) > limit:
+        errors.add("name", "too_long", f"At most {limit} characters.")
+    return name
+
+
+def _check_region(region: str, errors: ErrorCollector) -> str:
+    region = (region or "").strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        errors.add("default_region", "invalid", f"'{region}' is not an ISO 3166 country code.")
+    return region
+
+
+def create_project(
+    name: str, *, actor: Actor, slug: str = "", default_region: str = "US",
+    stages: list[tuple[str, str]] | None = None,
+) -> Project:
+    """Create a project with the nine default sources, a pipeline (open stages given or New,
+    Contacted, Qualified, then the terminal Converted and Lost) and a default pool (admins)."""
+    access.require_admin(actor)
+    errors = ErrorCollector()
+    name = _check_name(name, errors, 200)
+    slug = slugify(slug or name)[:60]
+    if not slug:
+        errors.add("slug", "required", "A slug is required.")
+    region = _check_region(default_region, errors)
+    errors.raise_if_any()
+
+    def make() -> Project:
+        project = Project.objects.create(name=name, slug=slug, default_region=region)
+        Source.objects.bulk_create([Source(project=project, name=n) for n in DEFAULT_SOURCES])
+        open_stages = stages or DEFAULT_STAGES
+        Stage.objects.bulk_create(
+            [
+                Stage(project=project, name=n, status=s, position=i + 1)
+                for i, (n, s) in enumerate(open_stages)
+            ]
+            + [
+                Stage(project=project, name="Converted", status=Status.CONVERTED,
+                      position=TERMINAL_POSITION[Status.CONVERTED]),
+                Stage(project=project, name="Lost", status=Status.LOST,
+                      position=TERMINAL_POSITION[Status.LOST]),
+            ]
+        )
+        Pool.objects.create(project=project, name="Default", is_default=True)
+        return project
+
+    return _unique(make, f"A project with slug '{slug}' exists already.", "slug")
+
+
+def update_project(project: Project, *, actor: Actor, name=None, default_region=None) -> Project:
+    """Rename a project or change its default region (admins). The slug never changes."""
+    access.require_admin(actor)
+    errors = ErrorCollector()
+    if name is not None:
+        project.name = _check_name(name, errors, 200)
+    if default_region is not None:
+        project.default_region = _check_region(default_region, errors)
+    errors.raise_if_any()
+    project.save(update_fields=["name", "default_region"])
+    return project
+
+
+def create_source(project: Project, name: str, *, actor: Actor, **options: Any) -> Source:
+    """Add a source to a project (managers)."""
+    access.require_manager(actor, project.pk)
+    errors = ErrorCollector()
+    name = _check_name(name, errors)
+    values = _source_options(project, options, errors)
+    errors.raise_if_any()
+    return _unique(
+        lambda: Source.objects.create(project=project, name=name, **values),
+        f"Source '{name}' exists already.",
+    )
+
+
+def update_source(source: Source, *, actor: Actor, **changes: Any) -> Source:
+    """Change a source's name, target user, acceptance period or form flag (managers)."""
+    access.require_manager(actor, source.project_id)
+    errors = ErrorCollector()
+    if "name" in changes:
+        changes["name"] = _check_name(changes["name"], errors)
+    values = _source_options(source.project, changes, errors)
+    errors.raise_if_any()
+    for key, value in values.items():
+        setattr(source, key, value)
+
+    def save():
+        source.save()
+        return source
+
+    return _unique(save, f"Source '{source.name}' exists already.")
+
+
+def _source_options(project: Project, options: dict, errors: ErrorCollector) -> dict:
+    values = {}
+    for key, value in options.items():
+        if key == "name":
+            values["name"] = value
+        elif key == "target_user":
+            if value is not None and not Membership.objects.filter(
+                project=project, user_id=value
+            ).exists():
+                errors.add("target_user", "not_member", "That user is not in this project.")
+            values["target_user_id"] = value
+        elif key == "acceptance_minutes":
+            if value is not None and not (1 <= int(value) <= 60 * 24 * 30):
+                errors.add("acceptance_minutes", "out_of_range", "1 minute to 30 days.")
+            values["acceptance_minutes"] = value
+        elif key == "form_enabled":
+            values["form_enabled"] = bool(value)
+        else:
+            errors.add(key, "unknown_field", f"Unknown field '{key}'.")
+    return values
+
+
+def _check_members(project: Project, member_ids: list[int], errors: ErrorCollector) -> list[int]:
+    ids = sorted(set(member_ids))
+    known = set(
+        Membership.objects.filter(project=project, user_id__in=ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    for missing in [i for i in ids if i not in known]:
+        errors.add("members", "not_member", f"User {missing} is not in this project.")
+    return ids
+
+
+def create_pool(project: Project, name: str, *, actor: Actor, members: list[int] = ()) -> Pool:
+    """Create a pool of agents in a project (managers)."""
+    access.require_manager(actor, project.pk)
+    errors = ErrorCollector()
+    name = _check_name(name, errors)
+    ids = _check_members(project, list(members), errors)
+    errors.raise_if_any()
+
+    def make() -> Pool:
+        pool = Pool.objects.create(project=project, name=name)
+        pool.members.set(ids)
+        return pool
+
+    return _unique(make, f"Pool '{name}' exists already.")
+
+
+def update_pool(pool: Pool, *, actor: Actor, name=None, members=None) -> Pool:
+    """Rename a pool or set its members (managers). Leads keep their pool and owner."""
+    access.require_manager(actor, pool.project_id)
+    errors = ErrorCollector()
+    if name is not None:
+        pool.name = _check_name(name, errors)
+    ids = _check_members(pool.project, list(members), errors) if members is not None else None
+    errors.raise_if_any()
+
+    def save() -> Pool:
+        pool.save(update_fields=["name"])
+        if ids is not None:
+            pool.members.set(ids)
+        return pool
+
+    return _unique(save, f"Pool '{pool.name}' exists already.")
+
+
+def delete_pool(pool: Pool, *, actor: Actor) -> None:
+    """Delete an empty, non-default pool (managers). A pool with leads is Conflict."""
+    access.require_manager(actor, pool.project_id)
+    if pool.is_default:
+        raise Conflict("The default pool cannot be deleted.", code="default_pool")
+    if pool.leads.exists():
+        raise Conflict("Move the pool's leads to another pool first.", code="pool_in_use")
+    pool.delete()
+
+
+def create_stage(project: Project, name: str, status: str, *, actor: Actor,
+                 position: int | None = None) -> Stage:
+    """Add an open stage (managers); it goes last unless a position is given."""
+    access.require_manager(actor, project.pk)
+    errors = ErrorCollector()
+    name = _check_name(name, errors)
+    if status not in OPEN_STATUSES:
+        errors.add("status", "invalid", "An added stage maps to NOT_CONTACTED, CONTACTED or "
+                   "QUALIFIED; Converted and Lost exist once.")
+    if position is not None and not (1 <= position < TERMINAL_POSITION[Status.CONVERTED]):
+        errors.add("position", "out_of_range", "Position must be 1 to 9999.")
+    errors.raise_if_any()
+    if position is None:
+        top = Stage.objects.filter(project=project, status__in=OPEN_STATUSES).aggregate(
+            m=Max("position"))["m"]
+        position = (top or 0) + 1
+    return _unique(
+        lambda: Stage.objects.create(project=project, name=name, status=status,
+                                     position=position),
+        f"Stage '{name}' exists already.",
+    )
+
+
+def update_stage(stage: Stage, *, actor: Actor, name=None, status=None, position=None) -> Stage:
+    """Rename, re-map or reorder a stage (managers). Terminal stages keep status and place.
+    Leads on the stage take its new status in the same transaction."""
+    from leadflow.crm.models import Lead
+
+    access.require_manager(actor, stage.project_id)
+    errors = ErrorCollector()
+    if name is not None:
+        stage.name = _check_name(name, errors)
+    if status is not None and status != stage.status:
+        if stage.is_terminal or status not in OPEN_STATUSES:
+            errors.add("status", "invalid", "Only open stages change status, among open ones.")
+        stage.status = status
+    if position is not None and position != stage.position:
+        if stage.is_terminal or not (1 <= position < TERMINAL_POSITION[Status.CONVERTED]):
+            errors.add("position", "out_of_range", "Open stages take positions 1 to 9999.")
+        stage.position = position
+    errors.raise_if_any()
+
+    def save() -> Stage:
+        stage.save()
+        Lead.objects.filter(stage=stage).exclude(status=stage.status).update(
+            status=stage.status, updated_at=timezone.now()
+        )
+        return stage
+
+    return _unique(save, f"Stage '{stage.name}' exists already.")
+
+
+def delete_stage(stage: Stage, *, actor: Actor) -> None:
+    """Delete an open stage no lead is on (managers)."""
+    from leadflow.crm.models import Lead
+
+    access.require_manager(actor, stage.project_id)
+    if stage.is_terminal:
+        raise Conflict("Converted and Lost cannot be deleted.", code="terminal_stage")
+    if Lead.objects.filter(stage=stage).exists():
+        raise Conflict("Move the stage's leads first.", code="stage_in_use")
+    if Stage.objects.filter(project_id=stage.project_id, status__in=OPEN_STATUSES).count() <= 1:
+        raise Conflict("A pipeline keeps at least one open stage.", code="last_stage")
+    stage.delete()
+
+
+SETTINGS_FIELDS = {
+    "retirement_days": (1, 3650),
+    "claim_hours": (1, 24 * 30),
+    "offer_minutes": (1, 60 * 24 * 30),
+}
+
+
+def update_settings(*, actor: Actor, **changes: Any) -> SystemSettings:
+    """Change system settings (admins). Changing duplicate options does not rewrite keys:
+    `leadflow rebuild-keys` does."""
+    access.require_admin(actor)
+    errors = ErrorCollector()
+    current = SystemSettings.load()
+    for key, value in changes.items():
+        if key in SETTINGS_FIELDS:
+            low, high = SETTINGS_FIELDS[key]
+            if not isinstance(value, int) or not (low <= value <= high):
+                errors.add(key, "out_of_range", f"{key} must be {low} to {high}.")
+        elif key == "duplicate_scope":
+            if value not in DuplicateScope.values:
+                errors.add(key, "invalid", "project or global.")
+        elif key in ("email_ignore_plus", "email_ignore_gmail_dots"):
+            if not isinstance(value, bool):
+                errors.add(key, "invalid", "true or false.")
+        else:
+            errors.add(key, "unknown_field", f"Unknown setting '{key}'.")
+    errors.raise_if_any()
+    for key, value in changes.items():
+        setattr(current, key, value)
+    current.updated_at = timezone.now()
+    current.save()
+    return current
+
+
+def visible_projects(actor: Actor):
+    if actor.is_admin or actor.user is None:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=actor.user)
+
+
+def project_users(project: Project):
+    return User.objects.filter(memberships__project=project)
+
+
+__all__ = ["ValidationFailed"]

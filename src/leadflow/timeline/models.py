@@ -1,0 +1,77 @@
+"""The append-only history of leads and clients."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class TimelineKind(models.TextChoices):
+    LEAD_CREATED = "LEAD_CREATED", "Lead created"
+    LEAD_UPDATED = "LEAD_UPDATED", "Contact details changed"
+    DUPLICATE_MERGED = "DUPLICATE_MERGED", "New details merged in from a duplicate entry"
+    STAGE_CHANGED = "STAGE_CHANGED", "Stage changed"
+    LEAD_DELETED = "LEAD_DELETED", "Lead deleted"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Timeline events are append-only; use timeline.scrub() on deletion.")
+
+    def delete(self):
+        raise TypeError("Timeline events are never deleted.")
+
+
+class TimelineEvent(models.Model):
+    """One state change of a lead (or client): who, when, through which channel, before/after
+    of the changed fields only, and why. Subjects are plain integer ids: no foreign key is ever
+    rewritten, and events outlive their subject."""
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=40, choices=TimelineKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    channel = models.CharField(max_length=10)
+    project_id = models.BigIntegerField(null=True)
+    lead_id = models.BigIntegerField(null=True)
+    client_id = models.BigIntegerField(null=True)
+    subject_label = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    batch_id = models.UUIDField(null=True, blank=True)
+    scrubbed = models.BooleanField(default=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["lead_id", "occurred_at", "id"], name="timeline_lead_time"),
+            models.Index(fields=["client_id", "occurred_at", "id"], name="timeline_client_time"),
+            models.Index(fields=["kind", "occurred_at"], name="timeline_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} lead={self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.pop("_scrub", False):
+            raise TypeError("Timeline events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Timeline events are never deleted.")
+
+
+def new_batch_id() -> uuid.UUID:
+    return uuid.uuid4()

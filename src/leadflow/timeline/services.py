@@ -1,0 +1,87 @@
+"""The only writers of timeline events: record(), record_many() and scrub()."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from leadflow.core.actor import Actor
+from leadflow.timeline.models import TimelineEvent, TimelineKind
+
+# Fields that carry personal data and are blanked when a lead is deleted.
+PERSONAL_FIELDS = ("name", "email", "phones", "company", "custom", "phone")
+
+
+def _event(
+    kind: TimelineKind,
+    *,
+    actor: Actor,
+    lead=None,
+    client=None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+    batch_id: uuid.UUID | None = None,
+    occurred_at=None,
+    label: str | None = None,
+) -> TimelineEvent:
+    subject = lead if lead is not None else client
+    user = actor.user
+    return TimelineEvent(
+        occurred_at=occurred_at or timezone.now(),
+        kind=kind,
+        actor=user,
+        actor_label=user.email if user is not None else "system",
+        channel=actor.channel,
+        project_id=getattr(subject, "project_id", None),
+        lead_id=lead.pk if lead is not None else None,
+        client_id=client.pk if client is not None else None,
+        subject_label=(getattr(subject, "name", "") if label is None else label)[:200],
+        before=before or None,
+        after=after or None,
+        reason=reason or "",
+        batch_id=batch_id,
+    )
+
+
+def record(kind: TimelineKind, **kwargs) -> TimelineEvent:
+    """Write one event. Must run inside the transaction of the change it describes."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("timeline.record() must be called inside the service's transaction")
+    event = _event(kind, **kwargs)
+    event.save()
+    return event
+
+
+def record_many(events: Iterable[dict[str, Any]]) -> list[TimelineEvent]:
+    """Write many events at once (each dict holds record()'s arguments, with `kind`)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("timeline.record_many() must be called inside a transaction")
+    rows = [_event(e.pop("kind"), **e) for e in (dict(e) for e in events)]
+    return TimelineEvent.objects.bulk_create(rows, batch_size=500)
+
+
+def _scrub_values(values: dict | None) -> dict | None:
+    if not values:
+        return values
+    return {k: (None if k in PERSONAL_FIELDS else v) for k, v in values.items()}
+
+
+def scrub(lead_id: int) -> int:
+    """Blank the personal data in a lead's events (never delete them). Returns events scrubbed."""
+    count = 0
+    for event in TimelineEvent.objects.filter(Q(lead_id=lead_id), scrubbed=False).iterator():
+        event.before = _scrub_values(event.before)
+        event.after = _scrub_values(event.after)
+        event.subject_label = ""
+        event.reason = ""
+        event.scrubbed = True
+        fields = ["before", "after", "subject_label", "reason", "scrubbed"]
+        event.save(_scrub=True, update_fields=fields)
+        count += 1
+    return count
