@@ -1,7 +1,9 @@
 """Lead pages: list (full page and htmx partial), detail, create, edit, stage, delete."""
 
+import pytest
 from django.urls import reverse
 
+from leadflow.crm.filters import ORDERINGS
 from leadflow.crm.models import Lead
 from leadflow.projects.models import Stage, Status
 from leadflow.timeline.models import TimelineEvent, TimelineKind
@@ -128,6 +130,26 @@ def test_leads_list_pages_with_a_cursor_link(client):
     assert [lead.pk for lead in second.context["leads"]] == [leads[50].pk, leads[51].pk]
     assert second.context["next_cursor"] is None
     assert "First page" in second.content.decode()
+
+
+@pytest.mark.parametrize("ordering", list(ORDERINGS))
+def test_following_next_page_links_shows_every_lead_once(client, ordering):
+    project = make_project()
+    manager = make_user(project, "manager")
+    ids = {make_lead(project, name=f"Person {i % 7}").pk for i in range(53)}
+    client = _logged_in(client, manager)
+
+    seen, pages, params = [], 0, {"ordering": ordering}
+    while True:
+        response = client.get(reverse("crm:lead_list"), params, **HTMX)
+        seen += [lead.pk for lead in response.context["leads"]]
+        pages += 1
+        if response.context["next_cursor"] is None or pages == 5:
+            break
+        params["cursor"] = response.context["next_cursor"]
+
+    assert pages == 2
+    assert sorted(seen) == sorted(ids)
 
 
 def test_leads_list_shows_a_bad_cursor_as_an_error_not_a_crash(client):

@@ -49,10 +49,7 @@ def split_phones(text: str) -> list[str]:
 
 
 class LeadFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={
-        "type": "search", "placeholder": "Name, company, e-mail, phone or #id",
-        "autocomplete": "off",
-    }))
+    q = forms.CharField(required=False, label="Search")  # rendered by hand: it has its own trigger
     project = forms.IntegerField(required=False, widget=forms.Select)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
     stage = forms.IntegerField(required=False, widget=forms.Select)
