@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "leadflow.crm",
     "leadflow.intake",
     "leadflow.timeline",
+    "leadflow.web",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,52 @@
+"""URLs of the web UI: login/logout, lead pages (`crm:`) and settings screens (`config:`)."""
+
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from leadflow.web.views import config, leads
+
+crm_patterns = [
+    path("", leads.lead_list, name="lead_list"),
+    path("new/", leads.lead_create, name="lead_create"),
+    path("<int:lead_id>/", leads.lead_detail, name="lead_detail"),
+    path("<int:lead_id>/edit/", leads.lead_edit, name="lead_edit"),
+    path("<int:lead_id>/stage/", leads.lead_stage, name="lead_stage"),
+    path("<int:lead_id>/timeline/", leads.lead_timeline, name="lead_timeline"),
+    path("<int:lead_id>/delete/", leads.lead_delete, name="lead_delete"),
+]
+
+config_patterns = [
+    path("", config.index, name="index"),
+    path("projects/", config.project_list, name="project_list"),
+    path("projects/<int:project_id>/", config.project_edit, name="project_edit"),
+    path("projects/<int:project_id>/members/", config.members, name="members"),
+    path("projects/<int:project_id>/members/<int:user_id>/role/", config.member_role,
+         name="member_role"),
+    path("projects/<int:project_id>/members/<int:user_id>/remove/", config.member_remove,
+         name="member_remove"),
+    path("projects/<int:project_id>/sources/", config.sources, name="sources"),
+    path("sources/<int:source_id>/", config.source_edit, name="source_edit"),
+    path("projects/<int:project_id>/pools/", config.pools, name="pools"),
+    path("pools/<int:pool_id>/", config.pool_edit, name="pool_edit"),
+    path("pools/<int:pool_id>/delete/", config.pool_delete, name="pool_delete"),
+    path("projects/<int:project_id>/stages/", config.stages, name="stages"),
+    path("stages/<int:stage_id>/", config.stage_edit, name="stage_edit"),
+    path("stages/<int:stage_id>/move/", config.stage_move, name="stage_move"),
+    path("stages/<int:stage_id>/delete/", config.stage_delete, name="stage_delete"),
+    path("system/", config.system_settings, name="system"),
+    path("users/", config.user_list, name="users"),
+    path("users/<int:user_id>/", config.user_edit, name="user_edit"),
+]
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
+    path("", RedirectView.as_view(pattern_name="crm:lead_list"), name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("leads/", include((crm_patterns, "crm"))),
+    path("settings/", include((config_patterns, "config"))),
 ]

@@ -1,0 +1,312 @@
+"""Forms of the web UI. They check types only (a number is a number, a choice is one of the
+offered ones); every rule of the domain is the services' and comes back as ValidationFailed."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from leadflow.accounts.models import Role, User
+from leadflow.crm.contact import LeadInput
+from leadflow.crm.filters import ORDERINGS, LeadFilters
+from leadflow.projects.access import projects_visible_to
+from leadflow.projects.models import (
+    OPEN_STATUSES,
+    DuplicateScope,
+    Pool,
+    Source,
+    Stage,
+    Status,
+)
+
+ORDERING_LABELS = {
+    "-created_at": "Newest first",
+    "created_at": "Oldest first",
+    "next_call_at": "Next call",
+    "-last_activity_at": "Latest activity",
+    "name": "Name",
+}
+CONTACT_FIELDS = ("name", "email", "phones", "company", "timezone", "country", "language")
+
+
+def _grouped(rows, projects, label=str):
+    """Select choices, grouped by project when the user sees several."""
+    if len(projects) <= 1:
+        return [(row.pk, label(row)) for row in rows]
+    groups: dict[int, list] = {}
+    for row in rows:
+        groups.setdefault(row.project_id, []).append((row.pk, label(row)))
+    return [(p.name, groups[p.pk]) for p in projects if p.pk in groups]
+
+
+def split_phones(text: str) -> list[str]:
+    return [p.strip() for line in (text or "").splitlines() for p in line.split(",") if p.strip()]
+
+
+# --- leads -----------------------------------------------------------------------------------
+
+
+class LeadFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search")  # rendered by hand: it has its own trigger
+    project = forms.IntegerField(required=False, widget=forms.Select)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
+    stage = forms.IntegerField(required=False, widget=forms.Select)
+    source = forms.IntegerField(required=False, widget=forms.Select)
+    owner = forms.IntegerField(required=False, widget=forms.Select)
+    pool = forms.IntegerField(required=False, widget=forms.Select)
+    unassigned = forms.BooleanField(required=False, label="Unassigned only")
+    created_after = forms.DateField(
+        required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = forms.DateField(
+        required=False, label="Created until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ordering = forms.ChoiceField(
+        required=False, label="Sort",
+        choices=[(key, ORDERING_LABELS.get(key, key)) for key in ORDERINGS],
+    )
+
+    def load_choices(self, actor) -> None:
+        """Fill the selects; only the full page needs them, so the partial skips these reads."""
+        projects = list(projects_visible_to(actor))
+        ids = [p.pk for p in projects]
+        stages = Stage.objects.filter(project_id__in=ids).order_by("project_id", "position", "id")
+        sources = Source.objects.filter(project_id__in=ids).order_by("project_id", "name")
+        pools = Pool.objects.filter(project_id__in=ids).order_by(
+            "project_id", "-is_default", "name"
+        )
+        owners = User.objects.filter(memberships__project_id__in=ids).distinct()
+        owners = owners.order_by("email")
+        self.fields["project"].widget.choices = [("", "All projects")] + [
+            (p.pk, p.name) for p in projects
+        ]
+        self.fields["stage"].widget.choices = [("", "Any stage"), *_grouped(stages, projects)]
+        self.fields["source"].widget.choices = [("", "Any source"), *_grouped(sources, projects)]
+        self.fields["pool"].widget.choices = [("", "Any pool"), *_grouped(pools, projects)]
+        self.fields["owner"].widget.choices = [("", "Any owner")] + [
+            (u.pk, u.label) for u in owners
+        ]
+        self.show_project = len(projects) > 1
+
+    def to_filters(self) -> LeadFilters:
+        """The valid part of the query as lead filters; invalid fields are left out (and shown)."""
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        values = {
+            key: data.get(key) or None
+            for key in ("q", "project", "status", "stage", "source", "owner", "pool")
+        }
+        return LeadFilters(
+            **values,
+            unassigned=True if data.get("unassigned") else None,
+            created_after=_start_of(data.get("created_after")),
+            created_before=_start_of(data.get("created_before"), days_after=1),
+            ordering=data.get("ordering") or "-created_at",
+        )
+
+
+def _start_of(day, days_after: int = 0) -> datetime | None:
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day + timedelta(days=days_after), time.min))
+
+
+class ContactForm(forms.Form):
+    """Contact fields of a lead, as typed."""
+
+    name = forms.CharField(required=False)
+    email = forms.CharField(required=False, label="E-mail",
+                            widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    phones = forms.CharField(
+        required=False, label="Phones", help_text="One per line, up to 5.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    company = forms.CharField(required=False)
+    timezone = forms.CharField(
+        required=False, label="Time zone", widget=forms.TextInput(attrs={
+            "placeholder": "Europe/Paris"})
+    )
+    country = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"placeholder": "FR", "size": 4})
+    )
+    language = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"placeholder": "fr", "size": 6})
+    )
+
+    def contact(self) -> dict:
+        data = {key: self.cleaned_data.get(key, "") for key in CONTACT_FIELDS}
+        data["phones"] = split_phones(data["phones"])
+        return data
+
+    @staticmethod
+    def initial_from(lead) -> dict:
+        initial = {key: getattr(lead, key) for key in CONTACT_FIELDS}
+        initial["phones"] = "\n".join(lead.phones)
+        return initial
+
+
+class LeadCreateForm(ContactForm):
+    """Contact fields plus the source and, for lead managers, the owner."""
+
+    source = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
+                                   label="Assigned to")
+    on_duplicate = forms.ChoiceField(
+        required=False, choices=[("reject", ""), ("merge", ""), ("keep_both", "")],
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args, project, manages: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sources = {s.pk: s for s in Source.objects.filter(project=project).order_by("name")}
+        self.fields["source"].choices = [("", "Manual (default)")] + [
+            (s.pk, s.name) for s in self.sources.values()
+        ]
+        self.owners: dict[int, User] = {}
+        if manages:
+            pool = Pool.objects.filter(project=project, is_default=True).first()
+            members = pool.members.order_by("email") if pool else User.objects.none()
+            self.owners = {u.pk: u for u in members}
+            self.fields["owner"].choices = [("", "Nobody (stays in the pool)")] + [
+                (u.pk, u.label) for u in self.owners.values()
+            ]
+        else:
+            del self.fields["owner"]
+
+    def resubmit_values(self) -> list[tuple[str, str]]:
+        """The values as typed, to send again with a duplicate choice (phones on one line)."""
+        values = []
+        for name in self.fields:
+            if name == "on_duplicate":
+                continue
+            value = self.data.get(name, "")
+            if name == "phones":
+                value = ", ".join(split_phones(value))
+            values.append((name, value))
+        return values
+
+    def lead_input(self) -> LeadInput:
+        return LeadInput(**self.contact())
+
+    def chosen_source(self) -> Source | None:
+        return self.sources.get(self.cleaned_data.get("source"))
+
+    def chosen_owner(self) -> User | None:
+        return self.owners.get(self.cleaned_data.get("owner"))
+
+
+class StageForm(forms.Form):
+    stage = forms.TypedChoiceField(coerce=int)
+    lost_reason = forms.CharField(required=False, label="Lost reason")
+    reason = forms.CharField(required=False, label="Note")
+
+    def __init__(self, *args, project_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        stages = list(Stage.objects.filter(project_id=project_id).order_by("position", "id"))
+        self.stages = {s.pk: s for s in stages}
+        self.fields["stage"].choices = [(s.pk, s.name) for s in stages]
+        self.lost_ids = [s.pk for s in stages if s.status == Status.LOST]
+
+    def chosen_stage(self) -> Stage:
+        return self.stages[self.cleaned_data["stage"]]
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(required=False)
+    slug = forms.CharField(required=False, help_text="Left empty, made from the name.")
+    default_region = forms.CharField(
+        required=False, label="Default region", initial="US",
+        help_text="ISO country code used to read national phone numbers.",
+        widget=forms.TextInput(attrs={"size": 4}),
+    )
+
+
+class MemberAddForm(forms.Form):
+    email = forms.CharField(label="E-mail of an existing user")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.AGENT)
+
+    def clean_email(self):
+        # Finding the user is a lookup, not a rule: no such user is a plain form error.
+        email = self.cleaned_data["email"].strip().lower()
+        self.user = User.objects.filter(email=email).first()
+        if self.user is None:
+            raise forms.ValidationError("No user has this e-mail; an admin creates users.")
+        return email
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class SourceForm(forms.Form):
+    name = forms.CharField(required=False)
+    target_user = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
+                                         label="Fixed target user")
+    acceptance_minutes = forms.IntegerField(required=False, label="Acceptance period (minutes)")
+    form_enabled = forms.BooleanField(required=False, label="Public web form")
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target_user"].choices = [("", "Nobody (normal routing)")] + [
+            (u.pk, u.label) for u in members
+        ]
+
+
+class PoolForm(forms.Form):
+    name = forms.CharField(required=False)
+    members = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].choices = [(u.pk, u.label) for u in members]
+
+
+OPEN_STATUS_CHOICES = [(s.value, s.label) for s in OPEN_STATUSES]
+
+
+class StageAddForm(forms.Form):
+    name = forms.CharField(required=False)
+    status = forms.ChoiceField(choices=OPEN_STATUS_CHOICES, initial=Status.NOT_CONTACTED)
+
+
+class StageEditForm(forms.Form):
+    name = forms.CharField(required=False)
+    status = forms.ChoiceField(choices=OPEN_STATUS_CHOICES, required=False)
+
+
+class StageMoveForm(forms.Form):
+    direction = forms.ChoiceField(choices=[("up", "Up"), ("down", "Down")])
+
+
+class SettingsForm(forms.Form):
+    retirement_days = forms.IntegerField(label="Retire leads idle for (days)")
+    claim_hours = forms.IntegerField(label="Claim window (hours)")
+    offer_minutes = forms.IntegerField(label="Offer acceptance period (minutes)")
+    duplicate_scope = forms.ChoiceField(choices=DuplicateScope.choices,
+                                        label="Duplicates are checked")
+    email_ignore_plus = forms.BooleanField(required=False,
+                                           label="Ignore +tags in e-mail addresses")
+    email_ignore_gmail_dots = forms.BooleanField(required=False,
+                                                 label="Ignore dots in Gmail addresses")
+
+
+class UserCreateForm(forms.Form):
+    email = forms.CharField(required=False, label="E-mail")
+    name = forms.CharField(required=False)
+    password = forms.CharField(required=False, widget=forms.PasswordInput,
+                               help_text="Left empty, the user cannot log in yet.")
+    is_admin = forms.BooleanField(required=False, label="Admin (everything, everywhere)")
+
+
+class UserEditForm(forms.Form):
+    name = forms.CharField(required=False)
+    is_admin = forms.BooleanField(required=False, label="Admin (everything, everywhere)")
+    is_active = forms.BooleanField(required=False, label="Active (may log in)")
+    password = forms.CharField(required=False, widget=forms.PasswordInput,
+                               label="New password", help_text="Left empty, unchanged.")
