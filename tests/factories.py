@@ -115,7 +115,8 @@ class World:
     """One project with every kind of caller the permission matrix needs.
 
     agent owns `own_lead`, other_agent owns `other_lead`; viewer is an agent with
-    view_all_leads; outsider is an agent of another project; admin belongs to no project."""
+    view_all_leads; outsider is an agent and foreign_manager a manager of another project;
+    admin belongs to no project."""
 
     def __init__(self, region: str = "US"):
         self.project = make_project(default_region=region)
@@ -126,6 +127,7 @@ class World:
         self.admin = make_user(admin=True)
         self.other_project = make_project()
         self.outsider = make_user(self.other_project, "agent")
+        self.foreign_manager = make_user(self.other_project, "manager")
         self.own_lead = make_lead(self.project, actor=Actor(self.agent, "api"))
         self.other_lead = make_lead(self.project, actor=Actor(self.other_agent, "api"))
 

@@ -66,7 +66,7 @@ def test_users_list_matrix(client, _case, who, expected):
     assert set(seen) == {
         "team": team,
         "everyone": set(User.objects.values_list("pk", flat=True)),
-        "outsider": {w.outsider.pk},
+        "outsider": {w.outsider.pk, w.foreign_manager.pk},
     }[expected]
 
 

@@ -469,3 +469,45 @@ def test_list_query_count_does_not_grow_with_rows(client, team, django_assert_ma
         response = client.get("/api/v1/leads?limit=50&q=lead", **headers)
 
     assert len(response.json()["items"]) == 20
+
+
+@pytest.mark.parametrize("name", ["project", "stage", "source", "owner", "pool", "list",
+                                  "bucket"])
+def test_an_id_filter_beyond_64_bits_is_400(client, team, name):
+    _project, manager, _agent = team
+
+    response = client.get(f"/api/v1/leads?{name}={10**20}", **auth(manager))
+
+    assert response.status_code == 400
+    assert error_codes(response) == [(name, "invalid")]
+
+
+@pytest.mark.parametrize("q", ["ann\x00", "a\x00@example.com", "+44\x00"])
+def test_q_with_a_nul_character_is_400(client, team, q):
+    project, manager, _agent = team
+    make_lead(project, name="Ann", email="ann@example.com")
+
+    response = client.get(f"/api/v1/leads?{urlencode({'q': q})}", **auth(manager))
+
+    assert response.status_code == 400
+    assert error_codes(response) == [("q", "invalid")]
+
+
+def test_q_national_number_for_an_admin_reads_the_region_all_projects_share(client):
+    london, manchester = make_project(default_region="GB"), make_project(default_region="GB")
+    admin = make_user(admin=True)
+    lead = make_lead(manchester, phones=["0161 496 0000"])
+    make_lead(london, phones=["020 7946 0018"])
+
+    assert ids(client, admin, q="0161 496") == [lead.pk]
+
+
+def test_q_national_number_for_an_agent_of_several_projects_of_one_region(client):
+    first, second = make_project(default_region="GB"), make_project(default_region="GB")
+    agent = make_user(first, "agent")
+    from leadflow.accounts.services import set_membership
+
+    set_membership(agent, second, "agent", actor=SYSTEM)
+    lead = make_lead(second, phones=["0161 496 0000"], owner=agent)
+
+    assert ids(client, agent, q="0161") == [lead.pk]

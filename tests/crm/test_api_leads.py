@@ -625,3 +625,15 @@ def test_session_callers_use_the_ui_channel(client):
 
     assert response.status_code == 200
     assert events_of(w.own_lead.pk)[-1][2] == "ui"
+
+
+def test_a_nul_character_in_a_text_field_is_400(client):
+    project = make_project()
+    agent = make_user(project, "agent")
+
+    response = send(client, "post", "/api/v1/leads", agent,
+                    {"name": "Ann\x00Lee", "email": "ann@example.com", "company": "\x00"})
+
+    assert response.status_code == 400
+    assert sorted(error_codes(response)) == [("company", "invalid"), ("name", "invalid")]
+    assert not Lead.objects.exists()

@@ -39,7 +39,8 @@ MANAGER_WRITE_CASES = [
     ("agent_view_all", "viewer", 403),
     ("manager", "manager", None),
     ("admin", "admin", None),
-    ("non_member", "outsider", 404),
+    ("non_member_agent", "outsider", 403),
+    ("non_member_manager_of_another_project", "foreign_manager", 404),
 ]
 
 ADMIN_ONLY_CASES = [
@@ -49,6 +50,7 @@ ADMIN_ONLY_CASES = [
     ("manager", "manager", 403),
     ("admin", "admin", None),
     ("non_member", "outsider", 403),
+    ("manager_of_another_project", "foreign_manager", 403),
 ]
 
 
@@ -126,7 +128,7 @@ def test_create_project_validates(client):
     ("agent", "agent", 403),
     ("manager", "manager", 403),
     ("admin", "admin", 200),
-    ("non_member", "outsider", 404),
+    ("non_member", "outsider", 403),
 ])
 def test_update_project_matrix(client, _case, who, status):
     w = World()
@@ -519,3 +521,44 @@ def test_a_projects_default_region_is_used_after_a_change(client):
 
     assert response.json()["phones"] == ["+442079460018"]
 
+
+
+@pytest.mark.parametrize("_case, who, method, path", [
+    ("agent_creates_project", "agent", "post", "/api/v1/projects"),
+    ("manager_creates_project", "manager", "post", "/api/v1/projects"),
+    ("manager_changes_settings", "manager", "patch", "/api/v1/settings"),
+    ("agent_creates_source", "agent", "post", "/api/v1/sources"),
+    ("agent_creates_pool", "agent", "post", "/api/v1/pools"),
+    ("agent_creates_stage", "agent", "post", "/api/v1/stages"),
+    ("agent_adds_member", "agent", "post", "/api/v1/projects/{project}/members"),
+    ("agent_renames_stage", "agent", "patch", "/api/v1/stages/{stage}"),
+    ("agent_creates_user", "agent", "post", "/api/v1/users"),
+])
+def test_a_caller_who_may_not_use_a_route_gets_403_before_body_validation(
+        client, _case, who, method, path):
+    w = World()
+    path = path.format(project=w.project.pk, stage=stage_named(w.project, "New").pk)
+
+    response = call(client, w, who, method, path, {"not_a_field": True})
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("_case, method, path, body, field", [
+    ("project_name", "post", "/api/v1/projects", {"name": "Desk\x00"}, "name"),
+    ("source_name", "post", "/api/v1/sources", {"project": "{project}", "name": "Fair\x00"},
+     "name"),
+    ("pool_name", "post", "/api/v1/pools", {"project": "{project}", "name": "P\x00"}, "name"),
+    ("stage_name", "post", "/api/v1/stages",
+     {"project": "{project}", "name": "S\x00", "status": "CONTACTED"}, "name"),
+    ("user_name", "post", "/api/v1/users", {"email": "n@example.com", "name": "N\x00"},
+     "name"),
+])
+def test_a_nul_character_in_a_name_is_400(client, _case, method, path, body, field):
+    w = World()
+    body = {k: (w.project.pk if v == "{project}" else v) for k, v in body.items()}
+
+    response = call(client, w, "admin", method, path, body)
+
+    assert response.status_code == 400
+    assert error_codes(response) == [(field, "invalid")]
