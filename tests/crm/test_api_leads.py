@@ -607,6 +607,7 @@ def test_openapi_schema_is_served(client):
     assert schema["info"]["title"] == "Leadflow API"
     assert "/api/v1/leads" in schema["paths"]
     assert "/api/v1/leads/{lead_id}/timeline" in schema["paths"]
+    assert set(schema["components"]["securitySchemes"]) == {"BearerAuth", "SessionAuth"}
 
 
 def test_api_docs_are_served(client):
@@ -637,3 +638,57 @@ def test_a_nul_character_in_a_text_field_is_400(client):
     assert response.status_code == 400
     assert sorted(error_codes(response)) == [("company", "invalid"), ("name", "invalid")]
     assert not Lead.objects.exists()
+
+
+def test_session_writes_need_the_csrf_token():
+    from django.test import Client
+
+    w = World()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(w.agent)
+    before = lead_snapshot(w.own_lead.pk)
+
+    response = browser.patch(f"/api/v1/leads/{w.own_lead.pk}",
+                             data=json.dumps({"name": "Forged"}),
+                             content_type="application/json")
+
+    assert response.status_code == 403
+    assert lead_snapshot(w.own_lead.pk) == before
+    assert len(events_of(w.own_lead.pk)) == 1
+
+
+def test_bearer_writes_need_no_csrf_token():
+    from django.test import Client
+
+    w = World()
+    integration = Client(enforce_csrf_checks=True)
+
+    response = send(integration, "patch", f"/api/v1/leads/{w.own_lead.pk}", w.agent,
+                    {"name": "Scripted"})
+
+    assert response.status_code == 200
+
+
+def test_timeline_query_count_does_not_grow_with_events(client, django_assert_max_num_queries):
+    w = World()
+    for name in ("Contacted", "Qualified", "Converted"):
+        send(client, "post", f"/api/v1/leads/{w.own_lead.pk}/stage", w.agent,
+             {"stage": stage_named(w.project, name).pk})
+    headers = auth(w.agent)
+    client.get("/api/v1/users/me", **headers)
+
+    with django_assert_max_num_queries(5):
+        response = client.get(f"/api/v1/leads/{w.own_lead.pk}/timeline", **headers)
+
+    assert len(response.json()["items"]) == 4
+
+
+def test_lead_page_query_count(client, django_assert_max_num_queries):
+    w = World()
+    headers = auth(w.agent)
+    client.get("/api/v1/users/me", **headers)
+
+    with django_assert_max_num_queries(3):
+        response = client.get(f"/api/v1/leads/{w.own_lead.pk}", **headers)
+
+    assert response.status_code == 200
