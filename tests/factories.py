@@ -54,3 +54,85 @@ def token_for(user: User) -> str:
 
 def auth(user: User) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token_for(user)}"}
+
+
+# --- configuration look-ups and small helpers --------------------------------------------------
+
+
+def stage_named(project: Project, name: str):
+    from leadflow.projects.models import Stage
+
+    return Stage.objects.get(project=project, name=name)
+
+
+def source_named(project: Project, name: str):
+    from leadflow.projects.models import Source
+
+    return Source.objects.get(project=project, name=name)
+
+
+def default_pool(project: Project):
+    from leadflow.projects.models import Pool
+
+    return Pool.objects.get(project=project, is_default=True)
+
+
+def as_actor(user: User | None, channel: str = "api") -> Actor:
+    return Actor(user, channel)
+
+
+def set_claim(lead, user: User | None, until) -> None:
+    """Give `lead` a claim by `user` until `until` (the claim service does not exist yet)."""
+    from leadflow.crm.models import Lead
+
+    Lead.objects.filter(pk=lead.pk).update(claimed_by=user, claimed_until=until)
+
+
+def events_of(lead_id: int) -> list[tuple]:
+    """The lead's timeline rows, oldest first: (kind, actor id, channel, before, after)."""
+    from leadflow.timeline.models import TimelineEvent
+
+    return [
+        (e.kind, e.actor_id, e.channel, e.before, e.after)
+        for e in TimelineEvent.objects.filter(lead_id=lead_id).order_by("id")
+    ]
+
+
+def event_count() -> int:
+    from leadflow.timeline.models import TimelineEvent
+
+    return TimelineEvent.objects.count()
+
+
+def lead_snapshot(lead_id: int) -> dict | None:
+    """Every column of a lead (None when it is gone), for "nothing changed" assertions."""
+    from leadflow.crm.models import Lead
+
+    return Lead.objects.filter(pk=lead_id).values().first()
+
+
+class World:
+    """One project with every kind of caller the permission matrix needs.
+
+    agent owns `own_lead`, other_agent owns `other_lead`; viewer is an agent with
+    view_all_leads; outsider is an agent and foreign_manager a manager of another project;
+    admin belongs to no project."""
+
+    def __init__(self, region: str = "US"):
+        self.project = make_project(default_region=region)
+        self.agent = make_user(self.project, "agent")
+        self.other_agent = make_user(self.project, "agent")
+        self.viewer = make_user(self.project, "agent", view_all_leads=True)
+        self.manager = make_user(self.project, "manager")
+        self.admin = make_user(admin=True)
+        self.other_project = make_project()
+        self.outsider = make_user(self.other_project, "agent")
+        self.foreign_manager = make_user(self.other_project, "manager")
+        self.own_lead = make_lead(self.project, actor=Actor(self.agent, "api"))
+        self.other_lead = make_lead(self.project, actor=Actor(self.other_agent, "api"))
+
+    def user(self, who: str) -> User | None:
+        return None if who == "anonymous" else getattr(self, who)
+
+    def lead(self, which: str):
+        return {"own": self.own_lead, "other": self.other_lead}[which]

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
-from ninja.security import APIKeyCookie, HttpBearer
 
-from leadflow.accounts.services import authenticate_token
+from leadflow.core.api import BearerAuth, SessionAuth
 from leadflow.core.errors import DomainError, ValidationFailed
-
-
-class BearerAuth(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str):
-        user = authenticate_token(token)
-        if user is not None:
-            request.channel = "api"
-        return user
-
-
-class SessionAuth(APIKeyCookie):
-    """The UI's session; Ninja checks CSRF on unsafe methods for cookie auth."""
-
-    param_name = "sessionid"
-
-    def authenticate(self, request: HttpRequest, key):
-        if request.user.is_authenticated and request.user.is_active:
-            request.channel = "ui"
-            return request.user
-        return None
-
 
 api = NinjaAPI(
     title="Leadflow API",

@@ -7,7 +7,7 @@ from pydantic import ConfigDict
 
 from leadflow.accounts import services
 from leadflow.accounts.models import User
-from leadflow.core.api import actor_of, responses
+from leadflow.core.api import ADMINS, actor_of, responses
 from leadflow.core.errors import NotFound
 
 router = Router(tags=["users"])
@@ -73,7 +73,7 @@ def me(request):
     return user_out(request.auth)
 
 
-@router.post("/users", response=responses(201, UserOut, 400, 401, 403, 409))
+@router.post("/users", response=responses(201, UserOut, 400, 401, 403, 409), auth=ADMINS)
 def create_user(request, payload: UserIn):
     user = services.create_user(
         payload.email, actor=actor_of(request), name=payload.name, password=payload.password,

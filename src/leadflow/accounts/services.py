@@ -39,6 +39,8 @@ def create_user(
         errors.add("email", exc.code, exc.message)
     if len(name) > 200:
         errors.add("name", "too_long", "At most 200 characters.")
+    elif "\x00" in name:
+        errors.add("name", "invalid", "A name cannot contain a NUL character.")
     if password is not None and len(password) < 8:
         errors.add("password", "too_short", "At least 8 characters.")
     errors.raise_if_any()
@@ -59,6 +61,8 @@ def update_user(user: User, *, actor: Actor, name=None, is_admin=None, is_active
     if name is not None:
         if len(name) > 200:
             raise ValidationFailed.one("name", "too_long", "At most 200 characters.")
+        if "\x00" in name:
+            raise ValidationFailed.one("name", "invalid", "A name cannot contain a NUL character.")
         user.name, fields = name, [*fields, "name"]
     if is_admin is not None:
         user.is_admin, fields = is_admin, [*fields, "is_admin"]

@@ -64,7 +64,11 @@ def phone_search_prefix(raw: str, region: str | None) -> str:
     if region:
         code = phonenumbers.country_code_for_region(region.upper())
         if code:
-            national = digits[1:] if digits.startswith("0") else digits
+            # Only the region's own trunk prefix is dropped: Italy keeps its leading 0,
+            # Hungary's trunk prefix is 06, the US has none starting with 0.
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+            trunk = (metadata.national_prefix if metadata else None) or ""
+            national = digits[len(trunk):] if trunk and digits.startswith(trunk) else digits
             return f"+{code}{national}"
     return "+" + digits.lstrip("0")
 

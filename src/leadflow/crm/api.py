@@ -8,7 +8,7 @@ from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 
 from leadflow.accounts.models import User
-from leadflow.core.api import actor_of, responses
+from leadflow.core.api import DbId, actor_of, responses
 from leadflow.core.errors import NotFound, ValidationFailed
 from leadflow.core.pagination import check_limit, paginate
 from leadflow.crm import services
@@ -17,24 +17,29 @@ from leadflow.crm.contact import LeadInput
 from leadflow.crm.filters import ORDERINGS, LeadFilters, apply_lead_filters, check_filters
 from leadflow.crm.schemas import EventPage, LeadIn, LeadOut, LeadPage, LeadPatch, StageIn
 from leadflow.crm.selectors import event_out, lead_out, timeline_for
-from leadflow.projects.access import get_source_for, get_stage_for, project_for_new_lead
+from leadflow.projects.access import (
+    get_source_for,
+    get_stage_for,
+    project_for_new_lead,
+    projects_visible_to,
+)
 
 router = Router(tags=["leads"])
 
 
 class LeadQuery(Schema):
     q: str | None = None
-    project: int | None = None
+    project: DbId | None = None
     status: str | None = None
-    stage: int | None = None
-    source: int | None = None
-    owner: int | None = None
-    pool: int | None = None
+    stage: DbId | None = None
+    source: DbId | None = None
+    owner: DbId | None = None
+    pool: DbId | None = None
     tag: str | None = None
     unassigned: bool | None = None
     retired: bool | None = None
-    list: int | None = None
-    bucket: int | None = None
+    list: DbId | None = None
+    bucket: DbId | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
     next_call_before: datetime | None = None
@@ -44,11 +49,13 @@ class LeadQuery(Schema):
 
 
 def _region(actor, project_id):
+    """The region national numbers in `q` are read with: the project's, or the one region
+    all the caller's projects share (admins and members of several projects included)."""
     if project_id is not None:
         return getattr(project_for_new_lead(actor, project_id), "default_region", None)
-    user = actor.user
-    memberships = list(user.memberships_by_project().values()) if user else []
-    return memberships[0].project.default_region if len(memberships) == 1 else None
+    regions = projects_visible_to(actor).order_by().values_list("default_region", flat=True)
+    found = set(regions.distinct()[:2])
+    return found.pop() if len(found) == 1 else None
 
 
 @router.get("/leads", response=responses(200, LeadPage, 400, 401))

@@ -51,6 +51,10 @@ def clean_contact(
         if limit and len(text) > limit:
             errors.add(key, "too_long", f"At most {limit} characters.")
             continue
+        if "\x00" in text:
+            # PostgreSQL text cannot hold NUL; SQLite would store it silently.
+            errors.add(key, "invalid", "Text cannot contain a NUL character.")
+            continue
         if key == "email" and text:
             try:
                 text = normalize_email(text)

@@ -60,6 +60,9 @@ def check_filters(f: LeadFilters) -> None:
         errors.add("ordering", "invalid", f"ordering must be one of {', '.join(ORDERINGS)}.")
     if f.q is not None and len(f.q) > 200:
         errors.add("q", "too_long", "At most 200 characters.")
+    elif f.q is not None and "\x00" in f.q:
+        # PostgreSQL text cannot hold NUL: refused here rather than failing in the query.
+        errors.add("q", "invalid", "q cannot contain a NUL character.")
     errors.raise_if_any()
 
 

@@ -9,7 +9,7 @@ from pydantic import ConfigDict
 
 from leadflow.accounts import services as account_services
 from leadflow.accounts.models import User
-from leadflow.core.api import actor_of, responses
+from leadflow.core.api import ADMINS, CONFIGURERS, actor_of, responses
 from leadflow.core.errors import NotFound
 from leadflow.projects import services
 from leadflow.projects.access import (
@@ -186,7 +186,7 @@ def list_projects(request):
     return [project_out(p) for p in projects_visible_to(actor_of(request))]
 
 
-@router.post("/projects", response=responses(201, ProjectOut, 400, 401, 403, 409))
+@router.post("/projects", response=responses(201, ProjectOut, 400, 401, 403, 409), auth=ADMINS)
 def create_project(request, payload: ProjectIn):
     project = services.create_project(
         payload.name, actor=actor_of(request), slug=payload.slug,
@@ -200,7 +200,8 @@ def get_project(request, project_id: int):
     return project_out(get_project_for(actor_of(request), project_id))
 
 
-@router.patch("/projects/{project_id}", response=responses(200, ProjectOut, 400, 401, 403, 404))
+@router.patch("/projects/{project_id}", response=responses(200, ProjectOut, 400, 401, 403, 404),
+              auth=ADMINS)
 def update_project(request, project_id: int, payload: ProjectPatch):
     actor = actor_of(request)
     project = get_project_for(actor, project_id)
@@ -215,7 +216,7 @@ def list_members(request, project_id: int):
 
 
 @router.post("/projects/{project_id}/members",
-             response=responses(200, MemberOut, 400, 401, 403, 404))
+             response=responses(200, MemberOut, 400, 401, 403, 404), auth=CONFIGURERS)
 def set_member(request, project_id: int, payload: MemberIn):
     actor = actor_of(request)
     project = get_project_for(actor, project_id)
@@ -230,7 +231,7 @@ def set_member(request, project_id: int, payload: MemberIn):
 
 
 @router.delete("/projects/{project_id}/members/{user_id}",
-               response=responses(204, None, 401, 403, 404))
+               response=responses(204, None, 401, 403, 404), auth=CONFIGURERS)
 def remove_member(request, project_id: int, user_id: int):
     actor = actor_of(request)
     project = get_project_for(actor, project_id)
@@ -252,7 +253,8 @@ def list_sources(request, project: int | None = None):
     return [source_out(s) for s in qs.order_by("project_id", "name")]
 
 
-@router.post("/sources", response=responses(201, SourceOut, 400, 401, 403, 404, 409))
+@router.post("/sources", response=responses(201, SourceOut, 400, 401, 403, 404, 409),
+             auth=CONFIGURERS)
 def create_source(request, payload: SourceIn):
     actor = actor_of(request)
     project = get_project_for(actor, payload.project)
@@ -266,7 +268,8 @@ def get_source(request, source_id: int):
     return source_out(get_source_for(actor_of(request), source_id))
 
 
-@router.patch("/sources/{source_id}", response=responses(200, SourceOut, 400, 401, 403, 404, 409))
+@router.patch("/sources/{source_id}", response=responses(200, SourceOut, 400, 401, 403, 404, 409),
+              auth=CONFIGURERS)
 def update_source(request, source_id: int, payload: SourcePatch):
     actor = actor_of(request)
     source = get_source_for(actor, source_id)
@@ -285,7 +288,7 @@ def list_pools(request, project: int | None = None):
     return [pool_out(p) for p in qs.prefetch_related("members").order_by("project_id", "name")]
 
 
-@router.post("/pools", response=responses(201, PoolOut, 400, 401, 403, 404, 409))
+@router.post("/pools", response=responses(201, PoolOut, 400, 401, 403, 404, 409), auth=CONFIGURERS)
 def create_pool(request, payload: PoolIn):
     actor = actor_of(request)
     project = get_project_for(actor, payload.project)
@@ -298,14 +301,16 @@ def get_pool(request, pool_id: int):
     return pool_out(get_pool_for(actor_of(request), pool_id))
 
 
-@router.patch("/pools/{pool_id}", response=responses(200, PoolOut, 400, 401, 403, 404, 409))
+@router.patch("/pools/{pool_id}", response=responses(200, PoolOut, 400, 401, 403, 404, 409),
+              auth=CONFIGURERS)
 def update_pool(request, pool_id: int, payload: PoolPatch):
     actor = actor_of(request)
     pool = get_pool_for(actor, pool_id)
     return pool_out(services.update_pool(pool, actor=actor, **payload.dict(exclude_unset=True)))
 
 
-@router.delete("/pools/{pool_id}", response=responses(204, None, 401, 403, 404, 409))
+@router.delete("/pools/{pool_id}", response=responses(204, None, 401, 403, 404, 409),
+               auth=CONFIGURERS)
 def delete_pool(request, pool_id: int):
     actor = actor_of(request)
     services.delete_pool(get_pool_for(actor, pool_id), actor=actor)
@@ -323,7 +328,8 @@ def list_stages(request, project: int | None = None):
     return [stage_out(s) for s in qs.order_by("project_id", "position", "id")]
 
 
-@router.post("/stages", response=responses(201, StageOut, 400, 401, 403, 404, 409))
+@router.post("/stages", response=responses(201, StageOut, 400, 401, 403, 404, 409),
+             auth=CONFIGURERS)
 def create_stage(request, payload: StageCreate):
     actor = actor_of(request)
     project = get_project_for(actor, payload.project)
@@ -337,14 +343,16 @@ def get_stage(request, stage_id: int):
     return stage_out(get_stage_for(actor_of(request), stage_id))
 
 
-@router.patch("/stages/{stage_id}", response=responses(200, StageOut, 400, 401, 403, 404, 409))
+@router.patch("/stages/{stage_id}", response=responses(200, StageOut, 400, 401, 403, 404, 409),
+              auth=CONFIGURERS)
 def update_stage(request, stage_id: int, payload: StagePatch):
     actor = actor_of(request)
     stage = get_stage_for(actor, stage_id)
     return stage_out(services.update_stage(stage, actor=actor, **payload.dict(exclude_unset=True)))
 
 
-@router.delete("/stages/{stage_id}", response=responses(204, None, 401, 403, 404, 409))
+@router.delete("/stages/{stage_id}", response=responses(204, None, 401, 403, 404, 409),
+               auth=CONFIGURERS)
 def delete_stage(request, stage_id: int):
     actor = actor_of(request)
     services.delete_stage(get_stage_for(actor, stage_id), actor=actor)
@@ -354,7 +362,7 @@ def delete_stage(request, stage_id: int):
 # --- settings --------------------------------------------------------------------------------
 
 
-@router.get("/settings", response=responses(200, SettingsOut, 401, 403))
+@router.get("/settings", response=responses(200, SettingsOut, 401, 403), auth=ADMINS)
 def get_settings(request):
     from leadflow.accounts.access import require_admin
 
@@ -362,7 +370,7 @@ def get_settings(request):
     return settings_out(SystemSettings.load())
 
 
-@router.patch("/settings", response=responses(200, SettingsOut, 400, 401, 403))
+@router.patch("/settings", response=responses(200, SettingsOut, 400, 401, 403), auth=ADMINS)
 def update_settings(request, payload: SettingsPatch):
     changes = payload.dict(exclude_unset=True)
     return settings_out(services.update_settings(actor=actor_of(request), **changes))

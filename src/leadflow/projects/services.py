@@ -48,6 +48,9 @@ def _check_name(name: str, errors: ErrorCollector, limit: int = 100) -> str:
         errors.add("name", "required", "Name is required.")
     elif len(name) > limit:
         errors.add("name", "too_long", f"At most {limit} characters.")
+    elif "\x00" in name:
+        # PostgreSQL text cannot hold NUL; SQLite would store it silently.
+        errors.add("name", "invalid", "A name cannot contain a NUL character.")
     return name
 
 

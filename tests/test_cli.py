@@ -1,0 +1,189 @@
+"""The `leadflow` command: createuser, token, check (DESIGN §5)."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from leadflow.accounts.models import Membership, User
+from leadflow.accounts.services import authenticate_token
+from leadflow.cli import main
+from leadflow.projects.models import Pool
+from tests.factories import default_pool, make_project, make_user
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# --- createuser --------------------------------------------------------------------------------
+
+
+def test_createuser_creates_a_user_who_can_log_in(capsys):
+    code, out, err = run(capsys, "createuser", "New.Person@Example.com", "--password",
+                         "secret-123", "--name", "New Person")
+
+    assert (code, out, err) == (0, "User new.person@example.com created.\n", "")
+    user = User.objects.get()
+    assert (user.email, user.name, user.is_admin) == ("new.person@example.com", "New Person",
+                                                      False)
+    assert user.check_password("secret-123")
+    assert not Membership.objects.exists()
+
+
+def test_createuser_admin(capsys):
+    code, out, _err = run(capsys, "createuser", "boss@example.com", "--admin")
+
+    assert (code, out) == (0, "User boss@example.com created (admin).\n")
+    assert User.objects.get(email="boss@example.com").is_admin is True
+
+
+def test_createuser_role_admin_means_admin(capsys):
+    code, _out, _err = run(capsys, "createuser", "boss@example.com", "--role", "admin")
+
+    assert code == 0
+    assert User.objects.get(email="boss@example.com").is_admin is True
+    assert not Membership.objects.exists()
+
+
+def test_createuser_adds_a_membership_to_an_existing_email(capsys):
+    project = make_project()
+    existing = make_user(email="ann@example.com")
+
+    code, out, err = run(capsys, "createuser", "ANN@example.com", "--role", "manager",
+                         "--project", project.slug)
+
+    assert (code, err) == (0, "")
+    assert out == f"User ann@example.com updated, manager of {project.slug}.\n"
+    assert User.objects.count() == 1
+    membership = Membership.objects.get(user=existing)
+    assert (membership.project_id, membership.role, membership.manage_leads) == (
+        project.pk, "manager", True)
+
+
+def test_createuser_agent_joins_the_default_pool(capsys):
+    project = make_project()
+
+    code, _out, _err = run(capsys, "createuser", "agent@example.com", "--role", "agent",
+                           "--project", project.slug)
+
+    assert code == 0
+    user = User.objects.get(email="agent@example.com")
+    assert Membership.objects.get(user=user).role == "agent"
+    assert list(Pool.objects.filter(members=user)) == [default_pool(project)]
+
+
+def test_createuser_with_an_unknown_project_fails_with_one_line(capsys):
+    code, out, err = run(capsys, "createuser", "x@example.com", "--role", "agent",
+                         "--project", "nowhere")
+
+    assert (code, out) == (1, "")
+    assert err == "leadflow: no project with slug 'nowhere'\n"
+    assert not User.objects.exists()
+
+
+def test_createuser_role_without_project_is_bad_usage(capsys):
+    code, out, err = run(capsys, "createuser", "x@example.com", "--role", "manager")
+
+    assert (code, out) == (2, "")
+    assert err == "leadflow: --role needs --project SLUG\n"
+    assert not User.objects.exists()
+
+
+def test_createuser_with_an_invalid_email_fails_with_one_line(capsys):
+    code, out, err = run(capsys, "createuser", "not-an-email")
+
+    assert (code, out) == (1, "")
+    assert err.startswith("leadflow: email: ")
+    assert err.count("\n") == 1
+    assert not User.objects.exists()
+
+
+def test_createuser_with_a_short_password_fails(capsys):
+    code, _out, err = run(capsys, "createuser", "x@example.com", "--password", "short")
+
+    assert code == 1
+    assert err == "leadflow: password: At least 8 characters.\n"
+    assert not User.objects.exists()
+
+
+def test_createuser_with_an_unknown_role_is_bad_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["createuser", "x@example.com", "--role", "owner"])
+
+    assert exc.value.code == 2
+    assert not User.objects.exists()
+
+
+def test_createuser_sets_the_password_of_an_existing_user(capsys):
+    make_user(email="ann@example.com")
+
+    code, out, _err = run(capsys, "createuser", "ann@example.com", "--password", "new-secret")
+
+    assert (code, out) == (0, "User ann@example.com updated.\n")
+    assert User.objects.get().check_password("new-secret")
+
+
+# --- token -------------------------------------------------------------------------------------
+
+
+def test_token_prints_only_a_token_that_authenticates(capsys, client):
+    project = make_project()
+    user = make_user(project, "agent", email="ann@example.com")
+
+    code, out, err = run(capsys, "token", "Ann@Example.com")
+
+    assert (code, err) == (0, "")
+    token = out.strip()
+    assert out == f"{token}\n"
+    assert " " not in token and len(token) >= 43
+    assert authenticate_token(token) == user
+    response = client.get("/api/v1/users/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert (response.status_code, response.json()["id"]) == (200, user.pk)
+
+
+def test_token_for_an_unknown_email_fails_with_one_line(capsys):
+    code, out, err = run(capsys, "token", "nobody@example.com")
+
+    assert (code, out) == (1, "")
+    assert err == "leadflow: no active user nobody@example.com\n"
+
+
+def test_token_for_a_deactivated_user_fails(capsys):
+    user = make_user(email="gone@example.com")
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    code, out, _err = run(capsys, "token", "gone@example.com")
+
+    assert (code, out) == (1, "")
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+def test_check_reports_a_reachable_migrated_database(capsys):
+    code, out, err = run(capsys, "check")
+
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "System check identified no issues (0 silenced).",
+        f"OK: {connection.vendor} database reachable, migrations applied.",
+    ]
+
+
+def test_check_fails_with_one_line_when_migrations_are_pending(capsys, monkeypatch):
+    monkeypatch.setattr(MigrationExecutor, "migration_plan",
+                        lambda self, targets: [("migration", False)] * 2)
+
+    code, _out, err = run(capsys, "check")
+
+    assert code == 1
+    assert err == "leadflow: 2 migrations are not applied; run 'leadflow migrate'.\n"
+
+
+def test_no_command_is_bad_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+
+    assert exc.value.code == 2
