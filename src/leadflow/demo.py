@@ -122,16 +122,14 @@ def _seed_leads(project, manager, agents, count, rng) -> int:
             continue
         created += 1
         worker = Actor(manager if unowned else agent, "ui")
-        moment, position = born, 0
+        moment = born
         steps = rng.choices([0, 1, 2, 3, 4, 5], weights=[30, 25, 18, 12, 8, 7])[0]
-        for _ in range(steps):
+        for stage in open_stages[1 : steps + 1]:
             moment += timedelta(days=rng.uniform(0.5, 6), minutes=rng.randint(5, 300))
             if moment >= now:
                 break
-            position += 1
             with _clock_at(moment):
-                lead = crm.set_stage(lead, open_stages[min(position, len(open_stages) - 1)],
-                                     actor=worker)
+                lead = crm.set_stage(lead, stage, actor=worker)
         if rng.random() < 0.12 and moment + timedelta(days=2) < now:
             with _clock_at(moment + timedelta(days=rng.uniform(1, 2))):
                 crm.set_stage(lead, lost, actor=worker, lost_reason=rng.choice(LOST_REASONS))
