@@ -114,18 +114,22 @@ def update_lead(lead: Lead, changes: dict[str, Any], *, actor: Actor) -> Lead:
     if not before:
         return lead
     after = {k: cleaned[k] for k in before}
-    with transaction.atomic():
-        for key, value in after.items():
-            setattr(lead, key, value)
-        lead.email_key = lead.email.casefold()
-        lead.updated_at = timezone.now()
-        lead.save(update_fields=[*after, "email_key", "updated_at"])
-        if "email" in after or "phones" in after:
-            _replace_keys(lead)
-        if "name" in after or "company" in after:
-            index_words(lead, replace=True)
-        timeline.record(TimelineKind.LEAD_UPDATED, actor=actor, lead=lead, before=before,
-                        after=after)
+    try:
+        with transaction.atomic():
+            for key, value in after.items():
+                setattr(lead, key, value)
+            lead.email_key = lead.email.casefold()
+            lead.updated_at = timezone.now()
+            lead.save(update_fields=[*after, "email_key", "updated_at"])
+            if "email" in after or "phones" in after:
+                _replace_keys(lead)
+            if "name" in after or "company" in after:
+                index_words(lead, replace=True)
+            timeline.record(TimelineKind.LEAD_UPDATED, actor=actor, lead=lead, before=before,
+                            after=after)
+    except Conflict:
+        lead.refresh_from_db()  # the caller must not keep values the database refused
+        raise
     return lead
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import phonenumbers
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -40,6 +40,25 @@ def _unique(fn, message: str, field: str = "name"):
             return fn()
     except IntegrityError:
         raise Conflict(message, code="exists", field=field)
+
+
+def _save_changes(obj, values: dict[str, Any], message: str, after=None):
+    """Apply validated `values` to `obj` and save them; on a uniqueness conflict the object is
+    reloaded, so the caller never holds values that were refused."""
+    for key, value in values.items():
+        setattr(obj, key, value)
+
+    def save():
+        obj.save(update_fields=[*values] or None)
+        if after is not None:
+            after()
+        return obj
+
+    try:
+        return _unique(save, message)
+    except Conflict:
+        obj.refresh_from_db()
+        raise
 
 
 def _check_name(name: str, errors: ErrorCollector, limit: int = 100) -> str:
@@ -102,13 +121,13 @@ def update_project(project: Project, *, actor: Actor, name=None, default_region=
     """Rename a project or change its default region (admins). The slug never changes."""
     access.require_admin(actor)
     errors = ErrorCollector()
+    values = {}
     if name is not None:
-        project.name = _check_name(name, errors, 200)
+        values["name"] = _check_name(name, errors, 200)
     if default_region is not None:
-        project.default_region = _check_region(default_region, errors)
+        values["default_region"] = _check_region(default_region, errors)
     errors.raise_if_any()
-    project.save(update_fields=["name", "default_region"])
-    return project
+    return _save_changes(project, values, "Project exists already.")
 
 
 def create_source(project: Project, name: str, *, actor: Actor, **options: Any) -> Source:
@@ -132,14 +151,8 @@ def update_source(source: Source, *, actor: Actor, **changes: Any) -> Source:
         changes["name"] = _check_name(changes["name"], errors)
     values = _source_options(source.project, changes, errors)
     errors.raise_if_any()
-    for key, value in values.items():
-        setattr(source, key, value)
-
-    def save():
-        source.save()
-        return source
-
-    return _unique(save, f"Source '{source.name}' exists already.")
+    return _save_changes(source, values, f"Source '{values.get('name', source.name)}' exists "
+                         "already.")
 
 
 def _source_options(project: Project, options: dict, errors: ErrorCollector) -> dict:
@@ -196,18 +209,15 @@ def update_pool(pool: Pool, *, actor: Actor, name=None, members=None) -> Pool:
     """Rename a pool or set its members (managers). Leads keep their pool and owner."""
     access.require_manager(actor, pool.project_id)
     errors = ErrorCollector()
+    values = {}
     if name is not None:
-        pool.name = _check_name(name, errors)
+        values["name"] = _check_name(name, errors)
     ids = _check_members(pool.project, list(members), errors) if members is not None else None
     errors.raise_if_any()
-
-    def save() -> Pool:
-        pool.save(update_fields=["name"])
-        if ids is not None:
-            pool.members.set(ids)
-        return pool
-
-    return _unique(save, f"Pool '{pool.name}' exists already.")
+    return _save_changes(
+        pool, values, f"Pool '{values.get('name', pool.name)}' exists already.",
+        after=(lambda: pool.members.set(ids)) if ids is not None else None,
+    )
 
 
 def delete_pool(pool: Pool, *, actor: Actor) -> None:
@@ -215,9 +225,7 @@ def delete_pool(pool: Pool, *, actor: Actor) -> None:
     access.require_manager(actor, pool.project_id)
     if pool.is_default:
         raise Conflict("The default pool cannot be deleted.", code="default_pool")
-    if pool.leads.exists():
-        raise Conflict("Move the pool's leads to another pool first.", code="pool_in_use")
-    pool.delete()
+    _delete_unused(pool, "Move the pool's leads to another pool first.", "pool_in_use")
 
 
 def create_stage(project: Project, name: str, status: str, *, actor: Actor,
@@ -250,40 +258,72 @@ def update_stage(stage: Stage, *, actor: Actor, name=None, status=None, position
 
     access.require_manager(actor, stage.project_id)
     errors = ErrorCollector()
+    values = {}
     if name is not None:
-        stage.name = _check_name(name, errors)
+        values["name"] = _check_name(name, errors)
     if status is not None and status != stage.status:
         if stage.is_terminal or status not in OPEN_STATUSES:
             errors.add("status", "invalid", "Only open stages change status, among open ones.")
-        stage.status = status
+        values["status"] = status
     if position is not None and position != stage.position:
         if stage.is_terminal or not (1 <= position < TERMINAL_POSITION[Status.CONVERTED]):
             errors.add("position", "out_of_range", "Open stages take positions 1 to 9999.")
-        stage.position = position
+        values["position"] = position
     errors.raise_if_any()
 
-    def save() -> Stage:
-        stage.save()
+    def relabel_leads() -> None:
+        # Status is derived from the stage: leads on it follow in the same transaction.
         Lead.objects.filter(stage=stage).exclude(status=stage.status).update(
             status=stage.status, updated_at=timezone.now()
         )
-        return stage
 
-    return _unique(save, f"Stage '{stage.name}' exists already.")
+    return _save_changes(stage, values, f"Stage '{values.get('name', stage.name)}' exists "
+                         "already.", after=relabel_leads if "status" in values else None)
+
+
+def move_stage(stage: Stage, *, actor: Actor, up: bool) -> Stage:
+    """Swap an open stage with its neighbour and number the open stages 1..n (managers).
+    Moving the first stage up or the last down changes nothing."""
+    access.require_manager(actor, stage.project_id)
+    if stage.is_terminal:
+        raise Conflict("Converted and Lost stay at the end of the pipeline.",
+                       code="terminal_stage")
+    with transaction.atomic():
+        ordered = list(
+            Stage.objects.select_for_update()
+            .filter(project_id=stage.project_id, status__in=OPEN_STATUSES)
+            .order_by("position", "id")
+        )
+        index = next(i for i, s in enumerate(ordered) if s.pk == stage.pk)
+        other = index - 1 if up else index + 1
+        if not 0 <= other < len(ordered):
+            return stage
+        ordered[index], ordered[other] = ordered[other], ordered[index]
+        for position, row in enumerate(ordered, start=1):
+            if row.position != position:
+                Stage.objects.filter(pk=row.pk).update(position=position)
+    stage.refresh_from_db()
+    return stage
 
 
 def delete_stage(stage: Stage, *, actor: Actor) -> None:
     """Delete an open stage no lead is on (managers)."""
-    from leadflow.crm.models import Lead
-
     access.require_manager(actor, stage.project_id)
     if stage.is_terminal:
         raise Conflict("Converted and Lost cannot be deleted.", code="terminal_stage")
-    if Lead.objects.filter(stage=stage).exists():
-        raise Conflict("Move the stage's leads first.", code="stage_in_use")
     if Stage.objects.filter(project_id=stage.project_id, status__in=OPEN_STATUSES).count() <= 1:
         raise Conflict("A pipeline keeps at least one open stage.", code="last_stage")
-    stage.delete()
+    _delete_unused(stage, "Move the stage's leads first.", "stage_in_use")
+
+
+def _delete_unused(obj, message: str, code: str) -> None:
+    """Delete a pool or stage; leads protect it, so one still in use (even by a lead created a
+    moment ago) is a Conflict, never a 500."""
+    try:
+        with transaction.atomic():
+            obj.delete()
+    except ProtectedError:
+        raise Conflict(message, code=code)
 
 
 SETTINGS_FIELDS = {
@@ -302,7 +342,7 @@ def update_settings(*, actor: Actor, **changes: Any) -> SystemSettings:
     for key, value in changes.items():
         if key in SETTINGS_FIELDS:
             low, high = SETTINGS_FIELDS[key]
-            if not isinstance(value, int) or not (low <= value <= high):
+            if type(value) is not int or not (low <= value <= high):
                 errors.add(key, "out_of_range", f"{key} must be {low} to {high}.")
         elif key == "duplicate_scope":
             if value not in DuplicateScope.values:

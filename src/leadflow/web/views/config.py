@@ -5,7 +5,6 @@ on a GET; writes are checked again by the services."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -21,7 +20,7 @@ from leadflow.projects.access import (
     get_stage_for,
     projects_visible_to,
 )
-from leadflow.projects.models import OPEN_STATUSES, Stage, SystemSettings
+from leadflow.projects.models import OPEN_STATUSES, SystemSettings
 from leadflow.web import forms
 from leadflow.web.views.base import copy_errors, ui_view
 
@@ -290,26 +289,6 @@ def stage_edit(request, actor, stage_id: int):
     return _stages_page(request, project, edit_stage=stage, edit_form=form)
 
 
-def _move_stage(stage: Stage, up: bool, *, actor) -> None:
-    """Swap an open stage with its neighbour and renumber the open stages 1..n, each through
-    update_stage, in one transaction."""
-    if stage.is_terminal:
-        raise Conflict("Converted and Lost stay at the end of the pipeline.")
-    ordered = list(
-        Stage.objects.filter(project_id=stage.project_id, status__in=OPEN_STATUSES)
-        .order_by("position", "id")
-    )
-    index = next(i for i, s in enumerate(ordered) if s.pk == stage.pk)
-    other = index - 1 if up else index + 1
-    if not 0 <= other < len(ordered):
-        return
-    ordered[index], ordered[other] = ordered[other], ordered[index]
-    with transaction.atomic():
-        for position, row in enumerate(ordered, start=1):
-            if row.position != position:
-                services.update_stage(row, actor=actor, position=position)
-
-
 @require_POST
 @ui_view
 def stage_move(request, actor, stage_id: int):
@@ -318,7 +297,7 @@ def stage_move(request, actor, stage_id: int):
     form = forms.StageMoveForm(request.POST)
     if form.is_valid():
         try:
-            _move_stage(stage, form.cleaned_data["direction"] == "up", actor=actor)
+            services.move_stage(stage, actor=actor, up=form.cleaned_data["direction"] == "up")
         except Conflict as exc:
             messages.error(request, exc.detail)
     return redirect("config:stages", project.pk)
