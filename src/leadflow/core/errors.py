@@ -77,3 +77,17 @@ class ErrorCollector:
     def raise_if_any(self) -> None:
         if self.errors:
             raise ValidationFailed(self.errors)
+
+
+class Unauthenticated(DomainError):
+    """No or bad credentials (e.g. a bucket key). HTTP 401."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class TooLarge(DomainError):
+    """A body or item over its size limit. HTTP 413."""
+
+    code = "too_large"
+    status = 413

@@ -1,4 +1,5 @@
-"""Body-size guard for the JSON API: a body over 1 MB is 413, never read into memory."""
+"""Body-size guard for the JSON API: a body over 1 MB is 413, never read into memory. Batch
+intake checks 1 MB per item instead; uploads have their own limit."""
 
 from django.http import JsonResponse
 
@@ -11,7 +12,9 @@ class ApiBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith("/api/") and not request.path.startswith(UPLOAD_PATHS):
+        path = request.path
+        batch = path.startswith("/api/v1/intake/") and path.endswith("/batch")
+        if path.startswith("/api/") and not path.startswith(UPLOAD_PATHS) and not batch:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -70,6 +70,10 @@ class Lead(models.Model):
     source = models.ForeignKey(
         "projects.Source", on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    bucket = models.ForeignKey(
+        "intake.Bucket", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )
     bucket_label = models.CharField(max_length=200, blank=True)
     affiliate_id = models.CharField(max_length=100, blank=True)
     utm = models.JSONField(default=dict, blank=True)
@@ -100,6 +104,7 @@ class Lead(models.Model):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     custom = models.JSONField(default=dict, blank=True)
+    duplicates_checked_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -121,6 +126,8 @@ class Lead(models.Model):
             models.Index(fields=["next_call_at", "id"], name="lead_next_call"),
             models.Index(fields=["last_activity_at", "id"], name="lead_last_activity"),
             models.Index(fields=["name", "id"], name="lead_name"),
+            models.Index(fields=["id"], condition=Q(duplicates_checked_at__isnull=True),
+                         name="lead_duplicates_unchecked"),
             models.Index(
                 fields=["email_key"], opclasses=["varchar_pattern_ops"], name="lead_email_key"
             ),

@@ -5,9 +5,11 @@ timeline events in that same transaction."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.accounts import access as project_access
@@ -16,7 +18,7 @@ from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, ErrorCollector, PermissionDenied, ValidationFailed
 from leadflow.crm.access import check_lead_action
 from leadflow.crm.contact import CONTACT_FIELDS, LeadInput, clean_contact, require_reachable
-from leadflow.crm.models import Lead
+from leadflow.crm.models import Lead, LeadWord
 from leadflow.crm.search import index_words
 from leadflow.intake import services as intake
 from leadflow.intake.keys import derive_keys, scope_for
@@ -211,10 +213,82 @@ def delete_lead(lead: Lead, *, actor: Actor, reason: str = "") -> None:
     timeline is scrubbed of personal data, never deleted, and LEAD_DELETED is recorded without
     personal data. Errors: PermissionDenied."""
     check_lead_action(actor, lead, "delete")
+    from leadflow.crm.selectors import lead_ids_of_history
+
     with transaction.atomic():
         lead_id, project_id = lead.pk, lead.project_id
-        timeline.scrub(lead_id)
+        # Leads merged into this one are the same person's history: they go with it.
+        history = lead_ids_of_history(lead)
+        for old_id in history:
+            timeline.scrub(old_id)
+        Lead.objects.filter(pk__in=history[1:]).update(merged_into=None)
+        Lead.objects.filter(pk__in=history[1:]).delete()
         lead.delete()
         lead.pk, lead.project_id = lead_id, project_id
         timeline.record(TimelineKind.LEAD_DELETED, actor=actor, lead=lead, label="",
                         reason=reason)
+
+
+def merge_leads(lead: Lead, into: Lead, *, actor: Actor, reason: str = "") -> Lead:
+    """Merge `lead` into `into` (managers): the survivor takes the other's duplicate keys, its
+    phones (up to five) and the contact values it lacks; the merged-away lead stays as history,
+    marked `merged_into`, its timeline read through the survivor. Merging again into the same
+    survivor returns it and changes nothing. Open possible-duplicate pairs of the two close.
+
+    Timeline: LEADS_MERGED on the survivor, LEAD_MERGED_INTO on the merged-away lead.
+    Errors: PermissionDenied, ValidationFailed (same lead, other project), Conflict (either
+    lead merged elsewhere meanwhile)."""
+    from leadflow.intake.models import PairState, PossibleDuplicate
+
+    check_lead_action(actor, into, "manage")
+    check_lead_action(actor, lead, "manage")
+    if lead.pk == into.pk:
+        raise ValidationFailed.one("into", "same_lead", "A lead cannot be merged into itself.")
+    if lead.project_id != into.project_id:
+        raise ValidationFailed.one("into", "other_project", "Both leads must be in one project.")
+    if lead.merged_into_id == into.pk:
+        return into
+    if lead.merged_into_id is not None or into.merged_into_id is not None:
+        raise Conflict("One of the leads was merged into another lead already.", code="merged")
+    now = timezone.now()
+    with transaction.atomic():
+        won = Lead.objects.filter(pk=lead.pk, merged_into__isnull=True).update(
+            merged_into=into, updated_at=now
+        )
+        if won != 1 or Lead.objects.filter(pk=into.pk, merged_into__isnull=False).exists():
+            lead.refresh_from_db()
+            if lead.merged_into_id == into.pk:
+                return into
+            raise Conflict("One of the leads was merged meanwhile.", code="merged")
+        before, after = {}, {}
+        for name in ("email", "company", "timezone", "country", "language"):
+            if getattr(lead, name) and not getattr(into, name):
+                before[name], after[name] = getattr(into, name), getattr(lead, name)
+                setattr(into, name, getattr(lead, name))
+        extra = [p for p in lead.phones if p not in into.phones][: 5 - len(into.phones)]
+        if extra:
+            before["phones"], after["phones"] = list(into.phones), into.phones + extra
+            into.phones = into.phones + extra
+        into.email_key = into.email.casefold()
+        into.updated_at = now
+        into.save(update_fields=[*after, "email_key", "updated_at"])
+        held = set(DuplicateKey.objects.filter(lead=into).values_list("kind", "value"))
+        moving = DuplicateKey.objects.filter(lead=lead)
+        DuplicateKey.objects.filter(
+            pk__in=[k.pk for k in moving if (k.kind, k.value) in held]
+        ).delete()
+        DuplicateKey.objects.filter(lead=lead).update(lead=into)
+        LeadWord.objects.filter(lead=lead).delete()
+        if "company" in after:
+            index_words(into, replace=True)
+        PossibleDuplicate.objects.filter(
+            Q(lead_a__in=[lead.pk, into.pk]) & Q(lead_b__in=[lead.pk, into.pk]),
+            state=PairState.OPEN,
+        ).update(state=PairState.MERGED, decided_by=actor.user, decided_at=now)
+        batch = uuid.uuid4()
+        timeline.record(TimelineKind.LEADS_MERGED, actor=actor, lead=into, before=before,
+                        after={**after, "merged_lead": lead.pk}, reason=reason, batch_id=batch)
+        timeline.record(TimelineKind.LEAD_MERGED_INTO, actor=actor, lead=lead,
+                        after={"merged_into": into.pk}, reason=reason, batch_id=batch)
+    into.refresh_from_db()
+    return into

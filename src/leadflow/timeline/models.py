@@ -13,6 +13,10 @@ class TimelineKind(models.TextChoices):
     LEAD_CREATED = "LEAD_CREATED", "Lead created"
     LEAD_UPDATED = "LEAD_UPDATED", "Contact details changed"
     DUPLICATE_MERGED = "DUPLICATE_MERGED", "New details merged in from a duplicate entry"
+    LEAD_REGISTERED_AGAIN = "LEAD_REGISTERED_AGAIN", "Registered again"
+    LEADS_MERGED = "LEADS_MERGED", "Another lead merged into this one"
+    LEAD_MERGED_INTO = "LEAD_MERGED_INTO", "Merged into another lead"
+    POSSIBLE_DUPLICATE_DISMISSED = "POSSIBLE_DUPLICATE_DISMISSED", "Marked not a duplicate"
     STAGE_CHANGED = "STAGE_CHANGED", "Stage changed"
     LEAD_DELETED = "LEAD_DELETED", "Lead deleted"
 
@@ -31,7 +35,8 @@ class TimelineEvent(models.Model):
     rewritten, and events outlive their subject."""
 
     occurred_at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=40, choices=TimelineKind.choices)
+    # A TimelineKind value; no field choices, so a new kind needs no migration.
+    kind = models.CharField(max_length=40)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

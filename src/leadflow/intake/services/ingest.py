@@ -18,6 +18,7 @@ from leadflow.crm.models import Lead
 from leadflow.crm.search import index_words
 from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
+from leadflow.intake.tasks import check_possible_duplicates
 from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
@@ -71,6 +72,7 @@ def ingest(
     merge_check: Callable[[Lead], None] | None = None,
     reason: str = "",
     batch_id: uuid.UUID | None = None,
+    bucket=None,
 ) -> IngestResult:
     """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
     the lead it duplicates (`reject`), fill that lead's blanks with the new values (`merge`, after
@@ -104,7 +106,7 @@ def ingest(
                     lead = _create(
                         project, cleaned, data, scope, keys, matches,
                         actor=actor, source=source, pool=pool, owner=owner, stage=stage,
-                        reason=reason, batch_id=batch_id,
+                        reason=reason, batch_id=batch_id, bucket=bucket,
                     )
             except IntegrityError:
                 continue  # a concurrent caller claimed one of the keys first: look again
@@ -132,7 +134,7 @@ def _find_matches(scope: str, keys: list[tuple[str, str]]) -> list[dict]:
 
 def _create(
     project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
-    batch_id,
+    batch_id, bucket,
 ) -> Lead:
     now = timezone.now()
     lead = Lead.objects.create(
@@ -146,7 +148,9 @@ def _create(
         country=cleaned.get("country", ""),
         language=cleaned.get("language", ""),
         source=source,
-        affiliate_id=data.affiliate_id,
+        bucket=bucket,
+        bucket_label=bucket.label if bucket is not None else "",
+        affiliate_id=data.affiliate_id or (bucket.affiliate_id if bucket is not None else ""),
         utm=data.utm,
         pool=pool,
         owner=owner,
@@ -175,12 +179,15 @@ def _create(
         "stage": stage.name,
         "owner": owner.email if owner else None,
     }
+    if bucket is not None:
+        after["bucket"] = bucket.name
     if matches:
         after["kept_beside"] = matches[0]["lead"]
     timeline.record(
         TimelineKind.LEAD_CREATED, actor=actor, lead=lead, after=after, reason=reason,
         batch_id=batch_id,
     )
+    transaction.on_commit(lambda: check_possible_duplicates(lead.pk))
     return lead
 
 

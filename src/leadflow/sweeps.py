@@ -1,0 +1,14 @@
+"""The sweep: materializes what time and crashes leave behind. Idempotent and safe to run from
+several workers at once; run every minute by the job consumer and by `leadflow sweep`."""
+
+from __future__ import annotations
+
+
+def run_sweeps() -> dict[str, int]:
+    from leadflow.intake.services.duplicates import sweep_unchecked_leads
+    from leadflow.intake.services.submissions import sweep_new_submissions
+
+    return {
+        "submissions_processed": sweep_new_submissions(),
+        "leads_checked_for_duplicates": sweep_unchecked_leads(),
+    }
