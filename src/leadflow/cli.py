@@ -23,16 +23,26 @@ def _fail(message: str) -> int:
 
 def cmd_serve(args) -> int:
     _setup()
+    import subprocess
+
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
     workers = str(args.workers or max(2, (os.cpu_count() or 1) * 2))
     argv = [
-        "gunicorn", "leadflow.wsgi:application", "--bind", f"{args.host}:{args.port}",
-        "--workers", workers, "--access-logfile", "-", "--timeout", "60",
+        sys.executable, "-m", "gunicorn", "leadflow.wsgi:application",
+        "--bind", f"{args.host}:{args.port}", "--workers", workers,
+        "--access-logfile", "-", "--timeout", "60",
     ]
-    os.execvp(sys.executable, [sys.executable, "-m", *argv])  # noqa: S606 - replaces this process
-    return 0
+    if args.no_worker:
+        os.execvp(sys.executable, argv)  # noqa: S606 - replaces this process
+    # One job consumer beside the web workers, so a single command runs a complete install.
+    consumer = subprocess.Popen([sys.executable, "-m", "leadflow", "worker"])  # noqa: S603
+    try:
+        return subprocess.call(argv)  # noqa: S603
+    finally:
+        consumer.terminate()
+        consumer.wait(timeout=10)
 
 
 def cmd_worker(args) -> int:
@@ -123,6 +133,29 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    _setup()
+    from leadflow.sweeps import run_sweeps
+
+    counts = run_sweeps()
+    print(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))
+    return 0
+
+
+def cmd_rebuild_keys(args) -> int:
+    _setup()
+    from leadflow.core.actor import Actor
+    from leadflow.intake.services.keys import rebuild_keys
+
+    report = rebuild_keys(actor=Actor(None, "cli"))
+    for c in report.collisions:
+        print(f"collision: {c['kind']} {c['value']} kept by lead {c['kept_by']}, "
+              f"also lead {c['lead']}")
+    print(f"Rebuilt {report.keys} keys for {report.leads} leads; "
+          f"{len(report.collisions)} collisions.")
+    return 0
+
+
 def cmd_demo(args) -> int:
     _setup()
     from leadflow.demo import seed_demo
@@ -140,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int)
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not start a job consumer beside the web server")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run a background job consumer")
@@ -164,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="print a new API token for a user")
     p.add_argument("email")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("sweep", help="process stalled submissions and other time-based work")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("rebuild-keys", help="recompute duplicate keys after an option change")
+    p.set_defaults(func=cmd_rebuild_keys)
 
     p = sub.add_parser("demo", help="seed the realistic demo project (idempotent)")
     p.add_argument("--leads", type=int, default=300)

@@ -7,8 +7,10 @@ from __future__ import annotations
 def run_sweeps() -> dict[str, int]:
     from leadflow.intake.services.duplicates import sweep_unchecked_leads
     from leadflow.intake.services.submissions import sweep_new_submissions
+    from leadflow.intake.services.webforms import forget_old_counters
 
     return {
         "submissions_processed": sweep_new_submissions(),
         "leads_checked_for_duplicates": sweep_unchecked_leads(),
+        "rate_counters_forgotten": forget_old_counters(),
     }

@@ -227,6 +227,7 @@ def test_sources_list_is_scoped_to_visible_projects(client):
     assert len(mine) == 9
     assert filtered == mine
     assert set(mine[0]) == {"id", "project", "name", "target_user", "acceptance_minutes",
+                            "form_bucket",
                             "form_enabled"}
 
 
@@ -244,7 +245,8 @@ def test_create_source_matrix(client, _case, who, status):
         source = Source.objects.get(project=w.project, name="Trade fair")
         assert response.json() == {"id": source.pk, "project": w.project.pk,
                                    "name": "Trade fair", "target_user": w.agent.pk,
-                                   "acceptance_minutes": 30, "form_enabled": False}
+                                   "acceptance_minutes": 30, "form_enabled": False,
+                                   "form_bucket": None}
     else:
         assert rows(Source) == before
 

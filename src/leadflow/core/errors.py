@@ -86,6 +86,13 @@ class Unauthenticated(DomainError):
     status = 401
 
 
+class RateLimited(DomainError):
+    """Too many requests from one address. HTTP 429."""
+
+    code = "rate_limited"
+    status = 429
+
+
 class TooLarge(DomainError):
     """A body or item over its size limit. HTTP 413."""
 

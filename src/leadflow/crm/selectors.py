@@ -42,7 +42,7 @@ def lead_out(lead: Lead, now=None) -> dict:
         "country": lead.country,
         "language": lead.language,
         "source": lead.source_id,
-        "bucket": None,
+        "bucket": lead.bucket_id,
         "bucket_label": lead.bucket_label,
         "affiliate_id": lead.affiliate_id,
         "utm": lead.utm,

@@ -9,7 +9,7 @@ from pydantic import ConfigDict
 
 from leadflow.accounts import services as account_services
 from leadflow.accounts.models import User
-from leadflow.core.api import ADMINS, CONFIGURERS, actor_of, responses
+from leadflow.core.api import ADMINS, CONFIGURERS, DbId, actor_of, responses
 from leadflow.core.errors import NotFound
 from leadflow.projects import services
 from leadflow.projects.access import (
@@ -70,6 +70,7 @@ class SourceOut(Schema):
     target_user: int | None
     acceptance_minutes: int | None
     form_enabled: bool
+    form_bucket: int | None
 
 
 class SourceIn(Strict):
@@ -78,6 +79,7 @@ class SourceIn(Strict):
     target_user: int | None = None
     acceptance_minutes: int | None = None
     form_enabled: bool = False
+    form_bucket: DbId | None = None
 
 
 class SourcePatch(Strict):
@@ -85,6 +87,7 @@ class SourcePatch(Strict):
     target_user: int | None = None
     acceptance_minutes: int | None = None
     form_enabled: bool | None = None
+    form_bucket: DbId | None = None
 
 
 class PoolOut(Schema):
@@ -153,6 +156,7 @@ def source_out(s: Source) -> dict:
     return {
         "id": s.pk, "project": s.project_id, "name": s.name, "target_user": s.target_user_id,
         "acceptance_minutes": s.acceptance_minutes, "form_enabled": s.form_enabled,
+        "form_bucket": s.form_bucket_id,
     }
 
 

@@ -46,6 +46,9 @@ class Source(models.Model):
     )
     acceptance_minutes = models.PositiveIntegerField(null=True, blank=True)
     form_enabled = models.BooleanField(default=False)
+    form_bucket = models.ForeignKey(
+        "intake.Bucket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

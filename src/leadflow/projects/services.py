@@ -172,6 +172,12 @@ def _source_options(project: Project, options: dict, errors: ErrorCollector) -> 
             values["acceptance_minutes"] = value
         elif key == "form_enabled":
             values["form_enabled"] = bool(value)
+        elif key == "form_bucket":
+            from leadflow.intake.models import Bucket
+
+            if value is not None and not Bucket.objects.filter(pk=value, project=project).exists():
+                errors.add("form_bucket", "invalid", "That bucket is not in this project.")
+            values["form_bucket_id"] = value
         else:
             errors.add(key, "unknown_field", f"Unknown field '{key}'.")
     return values

@@ -37,6 +37,7 @@ class IngestResult:
     merged: bool = False
     duplicate_of: Lead | None = None
     matches: list[dict] = field(default_factory=list)
+    cleaned: dict = field(default_factory=dict)
 
 
 def validate_input(project: Project, data: LeadInput) -> dict:
@@ -96,11 +97,12 @@ def ingest(
             if matches and on_duplicate != "keep_both":
                 target = Lead.objects.get(pk=matches[0]["lead"])
                 if on_duplicate == "reject":
-                    return IngestResult(duplicate_of=target, matches=matches)
+                    return IngestResult(duplicate_of=target, matches=matches, cleaned=cleaned)
                 if merge_check is not None:
                     merge_check(target)
                 _merge_into(target, cleaned, scope, keys, matches, actor=actor, batch_id=batch_id)
-                return IngestResult(lead=target, merged=True, duplicate_of=target, matches=matches)
+                return IngestResult(lead=target, merged=True, duplicate_of=target, matches=matches,
+                                    cleaned=cleaned)
             try:
                 with transaction.atomic():
                     lead = _create(
@@ -111,7 +113,8 @@ def ingest(
             except IntegrityError:
                 continue  # a concurrent caller claimed one of the keys first: look again
             duplicate_of = Lead.objects.get(pk=matches[0]["lead"]) if matches else None
-            return IngestResult(lead=lead, created=True, duplicate_of=duplicate_of, matches=matches)
+            return IngestResult(lead=lead, created=True, duplicate_of=duplicate_of, matches=matches,
+                                cleaned=cleaned)
     raise Conflict("The contact keys are being changed concurrently; try again.", code="busy")
 
 

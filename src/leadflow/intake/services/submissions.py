@@ -137,6 +137,7 @@ def process_submission(
     with transaction.atomic():
         lead = duplicate_of = None
         matched: list[dict] = []
+        normalized: dict = {}
         errors = [e.as_dict() for e in payload_errors]
         if errors:
             status = SubmissionStatus.REJECTED
@@ -151,7 +152,7 @@ def process_submission(
             except ValidationFailed as exc:
                 status, errors = SubmissionStatus.REJECTED, [e.as_dict() for e in exc.errors]
             else:
-                matched = result.matches
+                matched, normalized = result.matches, result.cleaned
                 if result.created:
                     status, lead = SubmissionStatus.PROCESSED, result.lead
                 else:
@@ -160,7 +161,8 @@ def process_submission(
             pk=submission.pk, status=seen_status, attempts=seen_attempts
         ).update(
             status=status, errors=errors, lead=lead, duplicate_of=duplicate_of, matched=matched,
-            normalized=_normalized(data), attempts=seen_attempts + 1, processed_at=now,
+            normalized=_normalized(data, normalized), attempts=seen_attempts + 1,
+            processed_at=now,
         )
         if changed != 1:
             raise Conflict("This submission is being processed by someone else.", code="busy")
@@ -181,12 +183,14 @@ def process_submission(
     return submission
 
 
-def _normalized(data) -> dict:
-    return {
+def _normalized(data, cleaned: dict) -> dict:
+    """The payload as read (or, when it was valid, as normalized) for the bucket table."""
+    values = {
         "name": data.name, "email": data.email, "phones": data.phones, "company": data.company,
         "country": data.country, "language": data.language, "timezone": data.timezone,
-        "affiliate_id": data.affiliate_id, "utm": data.utm,
     }
+    values.update(cleaned)
+    return values | {"affiliate_id": data.affiliate_id, "utm": data.utm}
 
 
 def reprocess_submission(submission: Submission, *, actor: Actor) -> Submission:
