@@ -19,11 +19,20 @@ def leads_visible_to(actor: Actor) -> LeadQuerySet:
     return Lead.objects.visible_to(actor.user)
 
 
-def get_lead_for(actor: Actor, lead_id: int, action: LeadAction = "view") -> Lead:
+def get_lead_for(
+    actor: Actor, lead_id: int, action: LeadAction = "view", *, merged_into: Lead | None = None
+) -> Lead:
+    """The lead if `actor` may see it, else NotFound; then the action is checked. With
+    `merged_into`, a lead already merged into that (visible) survivor is found too, so that
+    repeating a merge is answered, not refused."""
     try:
         lead = leads_visible_to(actor).select_related("project", "stage", "source").get(pk=lead_id)
     except (Lead.DoesNotExist, ValueError, TypeError):
-        raise NotFound("Lead not found.")
+        lead = None
+        if merged_into is not None:
+            lead = Lead.objects.filter(pk=lead_id, merged_into=merged_into).first()
+        if lead is None:
+            raise NotFound("Lead not found.")
     check_lead_action(actor, lead, action)
     return lead
 

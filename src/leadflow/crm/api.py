@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
+from pydantic import ConfigDict
 
 from leadflow.accounts.models import User
 from leadflow.core.api import DbId, actor_of, responses
@@ -143,3 +144,17 @@ def lead_timeline(request, lead_id: int, limit: int | None = None, cursor: str |
     lead = get_lead_for(actor_of(request), lead_id, "view")
     events, next_cursor = timeline_for(lead, limit=check_limit(limit), cursor=cursor)
     return {"items": [event_out(e) for e in events], "next_cursor": next_cursor}
+
+
+class MergeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    into: DbId
+
+
+@router.post("/leads/{lead_id}/merge", response=responses(200, LeadOut, 400, 401, 403, 404, 409))
+def merge_lead(request, lead_id: DbId, payload: MergeIn):
+    actor = actor_of(request)
+    into = get_lead_for(actor, payload.into, "manage")
+    lead = get_lead_for(actor, lead_id, "manage", merged_into=into)
+    return lead_out(services.merge_leads(lead, into, actor=actor))

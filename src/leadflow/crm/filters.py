@@ -101,7 +101,9 @@ def apply_lead_filters(qs: LeadQuerySet, f: LeadFilters, *, region: str | None =
         qs = qs.filter(unassigned_q(now)) if f.unassigned else qs.exclude(unassigned_q(now))
     if f.retired is not None:
         qs = qs.filter(retired_at__isnull=not f.retired)
-    # Tags, lists and buckets are not in this release: no lead carries one yet.
-    if f.tag is not None or f.list is not None or f.bucket is not None:
+    if f.bucket is not None:
+        qs = qs.filter(bucket_id=f.bucket)
+    # Tags and lists are not in this release: no lead carries one yet.
+    if f.tag is not None or f.list is not None:
         qs = qs.none()
     return qs

@@ -122,6 +122,7 @@ class Lead(models.Model):
             models.Index(fields=["owner", "created_at", "id"], name="lead_owner_created"),
             models.Index(fields=["pool", "created_at", "id"], name="lead_pool_created"),
             models.Index(fields=["source", "created_at", "id"], name="lead_source_created"),
+            models.Index(fields=["bucket", "created_at", "id"], name="lead_bucket_created"),
             models.Index(fields=["claimed_by", "claimed_until"], name="lead_claim"),
             models.Index(fields=["next_call_at", "id"], name="lead_next_call"),
             models.Index(fields=["last_activity_at", "id"], name="lead_last_activity"),
