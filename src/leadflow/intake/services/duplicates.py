@@ -31,8 +31,8 @@ def _name_words(name: str) -> list[str]:
 
 def _candidates(lead: Lead) -> list[Lead]:
     """Blocking: leads of the project sharing one name word exactly and another by its first
-    two letters, so a typo in either word still meets, while common first names alone do not
-    pull in thousands of rows."""
+    letter, so a typo in either word still meets (typos rarely hit the first letter), while a
+    common first name alone does not pull in thousands of rows."""
     words = _name_words(lead.name)
     if len(words) < 2:
         blocks = [Q(pk__in=LeadWord.objects.filter(word=w).values("lead_id")) for w in words]
@@ -44,7 +44,7 @@ def _candidates(lead: Lead) -> list[Lead]:
                     continue
                 blocks.append(
                     Q(pk__in=LeadWord.objects.filter(word=exact).values("lead_id"))
-                    & Q(pk__in=LeadWord.objects.filter(prefix_q("word", other[:2]))
+                    & Q(pk__in=LeadWord.objects.filter(prefix_q("word", other[:1]))
                         .values("lead_id"))
                 )
     if not blocks:
