@@ -80,7 +80,7 @@ def submit(
         if first is None:
             raise
         return first  # a concurrent retry with the same key stored it first
-    return process_submission(row, actor=INTAKE)
+    return process_submission(row, actor=INTAKE, bucket=bucket)
 
 
 def submit_batch(
@@ -104,19 +104,22 @@ def submit_batch(
     ]
     _store(bucket, rows, keys)
     batch_id = uuid.uuid4()
-    return [process_submission(row, actor=INTAKE, batch_id=batch_id) for row in rows]
+    return [process_submission(row, actor=INTAKE, batch_id=batch_id, bucket=bucket)
+            for row in rows]
 
 
 def _owner_for(bucket: Bucket, pool: Pool):
     """The bucket's default manager owns its leads when they are in the pool."""
-    manager = bucket.default_manager
-    if manager is not None and pool.members.filter(pk=manager.pk).exists():
-        return manager
+    if bucket.default_manager_id is None:
+        return None
+    if pool.members.filter(pk=bucket.default_manager_id).exists():
+        return bucket.default_manager
     return None
 
 
 def process_submission(
-    submission: Submission, *, actor: Actor, batch_id: uuid.UUID | None = None
+    submission: Submission, *, actor: Actor, batch_id: uuid.UUID | None = None,
+    bucket: Bucket | None = None,
 ) -> Submission:
     """Run one processing attempt: read the payload, `ingest` it into the bucket's project,
     and record the outcome (processed, duplicate or rejected) and the attempt. The submission
@@ -125,9 +128,10 @@ def process_submission(
     Timeline: LEAD_CREATED (by ingest) on a new lead; LEAD_REGISTERED_AGAIN on the lead a
     submission duplicates, with the keys that matched. Errors: Conflict (already processed, or
     processed concurrently)."""
-    bucket = Bucket.objects.select_related("project", "source", "default_manager").get(
-        pk=submission.bucket_id
-    )
+    if bucket is None or bucket.pk != submission.bucket_id:
+        bucket = Bucket.objects.select_related("project", "source", "default_manager").get(
+            pk=submission.bucket_id
+        )
     project = bucket.project
     data, payload_errors = read_payload(submission.raw)
     seen_status, seen_attempts = submission.status, submission.attempts
@@ -157,13 +161,14 @@ def process_submission(
                     status, lead = SubmissionStatus.PROCESSED, result.lead
                 else:
                     status, duplicate_of = SubmissionStatus.DUPLICATE, result.duplicate_of
+        outcome = {
+            "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
+            "matched": matched, "normalized": _normalized(data, normalized),
+            "attempts": seen_attempts + 1, "processed_at": now,
+        }
         changed = Submission.objects.filter(
             pk=submission.pk, status=seen_status, attempts=seen_attempts
-        ).update(
-            status=status, errors=errors, lead=lead, duplicate_of=duplicate_of, matched=matched,
-            normalized=_normalized(data, normalized), attempts=seen_attempts + 1,
-            processed_at=now,
-        )
+        ).update(**outcome)
         if changed != 1:
             raise Conflict("This submission is being processed by someone else.", code="busy")
         SubmissionAttempt.objects.create(
@@ -179,7 +184,8 @@ def process_submission(
                        "matched": [{"rule": m["kind"], "value": m["value"]} for m in matched]},
                 reason=f"Registered again through bucket {bucket.name}", batch_id=batch_id,
             )
-    submission.refresh_from_db()
+    for key, value in outcome.items():
+        setattr(submission, key, value)
     return submission
 
 
