@@ -62,3 +62,13 @@ def read_payload(raw: dict[str, Any]) -> tuple[LeadInput, list[FieldError]]:
         utm=utm,
     )
     return data, errors
+
+
+def normalized_values(data: LeadInput, cleaned: dict) -> dict:
+    """The payload as read (or, when it was valid, as normalized) for the bucket table."""
+    values = {
+        "name": data.name, "email": data.email, "phones": data.phones, "company": data.company,
+        "country": data.country, "language": data.language, "timezone": data.timezone,
+    }
+    values.update(cleaned)
+    return values | {"affiliate_id": data.affiliate_id, "utm": data.utm}

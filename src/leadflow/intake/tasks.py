@@ -14,6 +14,15 @@ def check_possible_duplicates(lead_id: int) -> None:
         find_possible_duplicates(lead)
 
 
+@db_task()
+def check_possible_duplicates_of(lead_ids: list[int]) -> None:
+    from leadflow.crm.models import Lead
+    from leadflow.intake.services.duplicates import find_possible_duplicates
+
+    for lead in Lead.objects.filter(pk__in=lead_ids).order_by("pk"):
+        find_possible_duplicates(lead)
+
+
 @db_periodic_task(crontab(minute="*"))
 def sweep() -> None:
     from leadflow.sweeps import run_sweeps

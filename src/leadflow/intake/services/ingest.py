@@ -118,6 +118,23 @@ def ingest(
     raise Conflict("The contact keys are being changed concurrently; try again.", code="busy")
 
 
+def find_canonical(scope: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Lead ids holding any of `keys` canonically, in one query per 400 keys."""
+    found: dict[tuple[str, str], int] = {}
+    keys = list(dict.fromkeys(keys))
+    for start in range(0, len(keys), 400):
+        condition = Q()
+        for kind, value in keys[start:start + 400]:
+            condition |= Q(kind=kind, value=value)
+        found.update(
+            ((k, v), lead_id)
+            for k, v, lead_id in DuplicateKey.objects.filter(
+                condition, scope=scope, canonical=True
+            ).values_list("kind", "value", "lead_id")
+        )
+    return found
+
+
 def _find_matches(scope: str, keys: list[tuple[str, str]]) -> list[dict]:
     if not keys:
         return []
@@ -135,12 +152,9 @@ def _find_matches(scope: str, keys: list[tuple[str, str]]) -> list[dict]:
     ]
 
 
-def _create(
-    project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
-    batch_id, bucket,
-) -> Lead:
-    now = timezone.now()
-    lead = Lead.objects.create(
+def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now) -> Lead:
+    """An unsaved lead of validated values (shared by single and bulk creation)."""
+    return Lead(
         project=project,
         name=cleaned["name"],
         email=cleaned.get("email", ""),
@@ -164,14 +178,10 @@ def _create(
         created_at=now,
         updated_at=now,
     )
-    taken = {(m["kind"], m["value"]) for m in matches}
-    DuplicateKey.objects.bulk_create(
-        [
-            DuplicateKey(scope=scope, kind=k, value=v, lead=lead, canonical=(k, v) not in taken)
-            for k, v in keys
-        ]
-    )
-    index_words(lead)
+
+
+def created_after(lead: Lead, *, source, pool, stage, owner, bucket) -> dict:
+    """The LEAD_CREATED event's `after`."""
     after = {
         "name": lead.name,
         "email": lead.email,
@@ -184,6 +194,25 @@ def _create(
     }
     if bucket is not None:
         after["bucket"] = bucket.name
+    return after
+
+
+def _create(
+    project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
+    batch_id, bucket,
+) -> Lead:
+    lead = new_lead(project, cleaned, data, source=source, pool=pool, owner=owner, stage=stage,
+                    bucket=bucket, now=timezone.now())
+    lead.save(force_insert=True)
+    taken = {(m["kind"], m["value"]) for m in matches}
+    DuplicateKey.objects.bulk_create(
+        [
+            DuplicateKey(scope=scope, kind=k, value=v, lead=lead, canonical=(k, v) not in taken)
+            for k, v in keys
+        ]
+    )
+    index_words(lead)
+    after = created_after(lead, source=source, pool=pool, stage=stage, owner=owner, bucket=bucket)
     if matches:
         after["kept_beside"] = matches[0]["lead"]
     timeline.record(

@@ -14,7 +14,9 @@ from leadflow.accounts import access
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, PermissionDenied, ValidationFailed
 from leadflow.intake.models import Bucket, Submission, SubmissionAttempt, SubmissionStatus
-from leadflow.intake.payload import read_payload
+from leadflow.intake.payload import normalized_values, read_payload
+from leadflow.intake.services.buckets import owner_for
+from leadflow.intake.services.bulk import process_batch
 from leadflow.intake.services.ingest import ingest
 from leadflow.projects.models import Pool
 from leadflow.timeline import services as timeline
@@ -104,17 +106,11 @@ def submit_batch(
     ]
     _store(bucket, rows, keys)
     batch_id = uuid.uuid4()
-    return [process_submission(row, actor=INTAKE, batch_id=batch_id, bucket=bucket)
-            for row in rows]
-
-
-def _owner_for(bucket: Bucket, pool: Pool):
-    """The bucket's default manager owns its leads when they are in the pool."""
-    if bucket.default_manager_id is None:
-        return None
-    if pool.members.filter(pk=bucket.default_manager_id).exists():
-        return bucket.default_manager
-    return None
+    if process_batch(bucket, rows, actor=INTAKE, batch_id=batch_id):
+        return rows
+    # A concurrent submission claimed a key meanwhile: fall back to one at a time, in order.
+    return [process_submission(Submission.objects.get(pk=row.pk), actor=INTAKE,
+                               batch_id=batch_id, bucket=bucket) for row in rows]
 
 
 def process_submission(
@@ -150,7 +146,7 @@ def process_submission(
             try:
                 result = ingest(
                     project, data, actor=actor, source=bucket.source, pool=pool,
-                    owner=_owner_for(bucket, pool), bucket=bucket, batch_id=batch_id,
+                    owner=owner_for(bucket, pool), bucket=bucket, batch_id=batch_id,
                     reason=f"Submitted to bucket {bucket.name}",
                 )
             except ValidationFailed as exc:
@@ -163,7 +159,7 @@ def process_submission(
                     status, duplicate_of = SubmissionStatus.DUPLICATE, result.duplicate_of
         outcome = {
             "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
-            "matched": matched, "normalized": _normalized(data, normalized),
+            "matched": matched, "normalized": normalized_values(data, normalized),
             "attempts": seen_attempts + 1, "processed_at": now,
         }
         changed = Submission.objects.filter(
@@ -187,16 +183,6 @@ def process_submission(
     for key, value in outcome.items():
         setattr(submission, key, value)
     return submission
-
-
-def _normalized(data, cleaned: dict) -> dict:
-    """The payload as read (or, when it was valid, as normalized) for the bucket table."""
-    values = {
-        "name": data.name, "email": data.email, "phones": data.phones, "company": data.company,
-        "country": data.country, "language": data.language, "timezone": data.timezone,
-    }
-    values.update(cleaned)
-    return values | {"affiliate_id": data.affiliate_id, "utm": data.utm}
 
 
 def reprocess_submission(submission: Submission, *, actor: Actor) -> Submission:

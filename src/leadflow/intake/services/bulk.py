@@ -1,0 +1,164 @@
+"""Processing a batch of submissions with set-based writes: one lookup of existing keys,
+bulk inserts of leads, keys, search words, timeline events and attempts — the same outcomes,
+events and rules as processing each submission alone (`process_submission`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from leadflow.core.actor import Actor
+from leadflow.core.db import update_rows
+from leadflow.core.errors import ValidationFailed
+from leadflow.crm.models import Lead, LeadWord
+from leadflow.crm.search import words_of
+from leadflow.intake.keys import derive_keys, scope_for
+from leadflow.intake.models import Bucket, DuplicateKey, Submission, SubmissionAttempt
+from leadflow.intake.models import SubmissionStatus as S
+from leadflow.intake.payload import normalized_values, read_payload
+from leadflow.intake.services.buckets import owner_for
+from leadflow.intake.services.ingest import (
+    created_after,
+    find_canonical,
+    first_open_stage,
+    new_lead,
+    validate_input,
+)
+from leadflow.intake.tasks import check_possible_duplicates_of
+from leadflow.projects.models import Pool, SystemSettings
+from leadflow.timeline import services as timeline
+from leadflow.timeline.models import TimelineKind
+
+
+class KeyRace(Exception):
+    """A concurrent submission claimed one of the batch's keys first."""
+
+
+def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
+                  batch_id: uuid.UUID) -> bool:
+    """Process freshly stored `rows` in input order in one transaction. Returns False, having
+    changed nothing, when a concurrent writer claimed a key meanwhile: the caller then
+    processes the rows one by one."""
+
+    project = bucket.project
+    settings = SystemSettings.load()
+    scope = scope_for(project.pk, settings)
+    pool = Pool.objects.get(project=project, is_default=True)
+    owner = owner_for(bucket, pool)
+    stage = first_open_stage(project)
+    reason = f"Submitted to bucket {bucket.name}"
+    now = timezone.now()
+
+    plans = []  # (row, data, cleaned, errors, keys)
+    for row in rows:
+        data, payload_errors = read_payload(row.raw)
+        cleaned, errors, keys = {}, [e.as_dict() for e in payload_errors], []
+        if not errors:
+            try:
+                cleaned = validate_input(project, data)
+            except ValidationFailed as exc:
+                errors = [e.as_dict() for e in exc.errors]
+            else:
+                keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
+        plans.append((row, data, cleaned, errors, keys))
+    try:
+        with transaction.atomic():
+            _write(plans, bucket=bucket, project=project, scope=scope, pool=pool, owner=owner,
+                   stage=stage, actor=actor, reason=reason, batch_id=batch_id, now=now)
+    except KeyRace:
+        return False
+    return True
+
+
+def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, batch_id, now):
+    existing = find_canonical(scope, [k for *_, keys in plans for k in keys])
+    existing_leads = {
+        lead.pk: lead for lead in Lead.objects.filter(pk__in=set(existing.values()))
+        .only("pk", "project_id", "name")
+    }
+    claimed: dict[tuple[str, str], int] = {}  # key → index of the new lead in `new`
+    new: list[Lead] = []
+    outcomes = []  # (row, status, errors, new index | None, duplicate lead or new index, matched)
+    for row, data, cleaned, errors, keys in plans:
+        if errors:
+            outcomes.append((row, S.REJECTED, errors, None, None, [], data, cleaned))
+            continue
+        matched, target = [], None
+        for key in keys:
+            if key in existing:
+                matched.append({"kind": key[0], "value": key[1], "lead": existing[key]})
+                target = target if target is not None else ("lead", existing[key])
+            elif key in claimed:
+                matched.append({"kind": key[0], "value": key[1], "new": claimed[key]})
+                target = target if target is not None else ("new", claimed[key])
+        if target is not None:
+            outcomes.append((row, S.DUPLICATE, [], None, target, matched, data, cleaned))
+            continue
+        new.append(new_lead(project, cleaned, data, source=bucket.source, pool=pool,
+                            owner=owner, stage=stage, bucket=bucket, now=now))
+        for key in keys:
+            claimed[key] = len(new) - 1
+        outcomes.append((row, S.PROCESSED, [], len(new) - 1, None, [], data, cleaned))
+
+    try:
+        with transaction.atomic():
+            Lead.objects.bulk_create(new, batch_size=500)
+            DuplicateKey.objects.bulk_create(
+                [DuplicateKey(scope=scope, kind=k, value=v, lead=new[i])
+                 for (k, v), i in claimed.items()], batch_size=500,
+            )
+    except IntegrityError:
+        raise KeyRace
+    LeadWord.objects.bulk_create(
+        [LeadWord(lead=lead, word=w) for lead in new for w in sorted(words_of(lead.name,
+                                                                          lead.company))],
+        batch_size=1000,
+    )
+    events = [
+        {"kind": TimelineKind.LEAD_CREATED, "actor": actor, "lead": lead, "reason": reason,
+         "batch_id": batch_id, "occurred_at": now,
+         "after": created_after(lead, source=bucket.source, pool=pool, stage=stage, owner=owner,
+                                bucket=bucket)}
+        for lead in new
+    ]
+    attempts, label = [], actor.user.email if actor.user else actor.channel
+    for row, status, errors, index, target, matched, data, cleaned in outcomes:
+        lead = new[index] if index is not None else None
+        duplicate_of = None
+        if target is not None:
+            duplicate_of = existing_leads[target[1]] if target[0] == "lead" else new[target[1]]
+            matched = [
+                {"kind": m["kind"], "value": m["value"],
+                 "lead": m["lead"] if "lead" in m else new[m["new"]].pk}
+                for m in matched
+            ]
+            events.append({
+                "kind": TimelineKind.LEAD_REGISTERED_AGAIN, "actor": actor, "lead": duplicate_of,
+                "after": {"bucket": bucket.name, "submission": row.pk,
+                          "matched": [{"rule": m["kind"], "value": m["value"]} for m in matched]},
+                "reason": f"Registered again through bucket {bucket.name}",
+                "batch_id": batch_id, "occurred_at": now,
+            })
+        outcome = {
+            "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
+            "matched": matched, "normalized": normalized_values(data, cleaned),
+            "attempts": row.attempts + 1, "processed_at": now,
+        }
+        for key, value in outcome.items():
+            setattr(row, key, value)
+        attempts.append(SubmissionAttempt(
+            submission=row, at=now, status=status, errors=errors,
+            lead_id_value=lead.pk if lead else None,
+            duplicate_of_id_value=duplicate_of.pk if duplicate_of else None,
+            matched=matched, actor_label=label,
+        ))
+    timeline.record_many(events)
+    update_rows(Submission, [o[0] for o in outcomes],
+                ["status", "errors", "lead", "duplicate_of", "matched", "normalized", "attempts",
+                 "processed_at"])
+    SubmissionAttempt.objects.bulk_create(attempts, batch_size=500)
+    ids = [lead.pk for lead in new]
+    if ids:
+        transaction.on_commit(lambda: check_possible_duplicates_of(ids))
