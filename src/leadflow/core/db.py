@@ -23,3 +23,22 @@ def update_rows(model, rows: list, fields: list[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def insert_rows(model, objs: list) -> None:
+    """Insert many new rows whose ids nobody needs back, with one prepared INSERT run for each
+    (executemany): several times faster than bulk_create's statement building for big batches.
+    Model defaults apply as usual (they are set when the objects are built)."""
+    if not objs:
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    params = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+              for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)

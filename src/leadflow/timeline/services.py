@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
+from leadflow.core.db import insert_rows
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
 # Fields that carry personal data and are blanked when a lead is deleted.
@@ -59,11 +60,13 @@ def record(kind: TimelineKind, **kwargs) -> TimelineEvent:
 
 
 def record_many(events: Iterable[dict[str, Any]]) -> list[TimelineEvent]:
-    """Write many events at once (each dict holds record()'s arguments, with `kind`)."""
+    """Write many events at once (each dict holds record()'s arguments, with `kind`). The
+    returned events are not given their ids."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("timeline.record_many() must be called inside a transaction")
     rows = [_event(e.pop("kind"), **e) for e in (dict(e) for e in events)]
-    return TimelineEvent.objects.bulk_create(rows, batch_size=500)
+    insert_rows(TimelineEvent, rows)
+    return rows
 
 
 def _scrub_values(values: dict | None) -> dict | None:

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.db import update_rows
+from leadflow.core.db import insert_rows, update_rows
 from leadflow.core.errors import ValidationFailed
 from leadflow.crm.models import Lead, LeadWord
 from leadflow.crm.search import words_of
@@ -105,17 +105,12 @@ def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, 
     try:
         with transaction.atomic():
             Lead.objects.bulk_create(new, batch_size=500)
-            DuplicateKey.objects.bulk_create(
-                [DuplicateKey(scope=scope, kind=k, value=v, lead=new[i])
-                 for (k, v), i in claimed.items()], batch_size=500,
-            )
+            insert_rows(DuplicateKey, [DuplicateKey(scope=scope, kind=k, value=v, lead=new[i])
+                                       for (k, v), i in claimed.items()])
     except IntegrityError:
         raise KeyRace
-    LeadWord.objects.bulk_create(
-        [LeadWord(lead=lead, word=w) for lead in new for w in sorted(words_of(lead.name,
-                                                                          lead.company))],
-        batch_size=1000,
-    )
+    insert_rows(LeadWord, [LeadWord(lead=lead, word=w) for lead in new
+                           for w in sorted(words_of(lead.name, lead.company))])
     events = [
         {"kind": TimelineKind.LEAD_CREATED, "actor": actor, "lead": lead, "reason": reason,
          "batch_id": batch_id, "occurred_at": now,
@@ -158,7 +153,7 @@ def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, 
     update_rows(Submission, [o[0] for o in outcomes],
                 ["status", "errors", "lead", "duplicate_of", "matched", "normalized", "attempts",
                  "processed_at"])
-    SubmissionAttempt.objects.bulk_create(attempts, batch_size=500)
+    insert_rows(SubmissionAttempt, attempts)
     ids = [lead.pk for lead in new]
     if ids:
         transaction.on_commit(lambda: check_possible_duplicates_of(ids))

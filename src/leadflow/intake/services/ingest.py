@@ -119,19 +119,17 @@ def ingest(
 
 
 def find_canonical(scope: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Lead ids holding any of `keys` canonically, in one query per 400 keys."""
+    """Lead ids holding any of `keys` canonically: one query per kind and 500 values."""
+    wanted: dict[str, list[str]] = {}
+    for kind, value in dict.fromkeys(keys):
+        wanted.setdefault(kind, []).append(value)
     found: dict[tuple[str, str], int] = {}
-    keys = list(dict.fromkeys(keys))
-    for start in range(0, len(keys), 400):
-        condition = Q()
-        for kind, value in keys[start:start + 400]:
-            condition |= Q(kind=kind, value=value)
-        found.update(
-            ((k, v), lead_id)
-            for k, v, lead_id in DuplicateKey.objects.filter(
-                condition, scope=scope, canonical=True
-            ).values_list("kind", "value", "lead_id")
-        )
+    for kind, values in wanted.items():
+        for start in range(0, len(values), 500):
+            rows = DuplicateKey.objects.filter(
+                scope=scope, kind=kind, value__in=values[start:start + 500], canonical=True
+            ).values_list("value", "lead_id")
+            found.update(((kind, value), lead_id) for value, lead_id in rows)
     return found
 
 
