@@ -1,37 +1,10 @@
 """A user's journey through the web UI in a real browser (Debian's Chromium via Playwright)."""
 
-import os
-from contextlib import contextmanager
-
 import pytest
+from playwright.sync_api import expect
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM refuses that by default.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from tests.factories import make_project, make_user  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-@contextmanager
-def chromium_page(width: int = 1280):
-    """A fresh browser page. Open it only once the test's rows exist: while Playwright's event
-    loop runs, Django gives this thread a separate connection that nothing closes."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        context.set_default_timeout(10_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+from tests.browser.chromium import chromium_page
+from tests.factories import make_project, make_user
 
 
 @pytest.mark.browser

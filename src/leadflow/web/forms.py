@@ -11,6 +11,8 @@ from django.utils import timezone
 from leadflow.accounts.models import Role, User
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.filters import ORDERINGS, LeadFilters
+from leadflow.intake.filters import SUBMISSION_ORDERINGS, SubmissionFilters
+from leadflow.intake.models import SubmissionStatus
 from leadflow.projects.access import projects_visible_to
 from leadflow.projects.models import (
     OPEN_STATUSES,
@@ -247,12 +249,19 @@ class SourceForm(forms.Form):
     target_user = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
                                          label="Fixed target user")
     acceptance_minutes = forms.IntegerField(required=False, label="Acceptance period (minutes)")
-    form_enabled = forms.BooleanField(required=False, label="Public web form")
+    form_enabled = forms.BooleanField(required=False, label="Public form enabled")
+    form_bucket = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Form bucket",
+        help_text="The active bucket the public form's submissions go to.",
+    )
 
-    def __init__(self, *args, members, **kwargs):
+    def __init__(self, *args, members, buckets, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["target_user"].choices = [("", "Nobody (normal routing)")] + [
             (u.pk, u.label) for u in members
+        ]
+        self.fields["form_bucket"].choices = [("", "No bucket (form off)")] + [
+            (b.pk, b.name if b.active else f"{b.name} (inactive)") for b in buckets
         ]
 
 
@@ -310,3 +319,124 @@ class UserEditForm(forms.Form):
     is_active = forms.BooleanField(required=False, label="Active (may log in)")
     password = forms.CharField(required=False, widget=forms.PasswordInput,
                                label="New password", help_text="Left empty, unchanged.")
+
+
+# --- intake ----------------------------------------------------------------------------------
+
+
+class BucketForm(forms.Form):
+    name = forms.CharField(required=False)
+    label = forms.CharField(
+        required=False, help_text="Copied onto every lead of this bucket; left empty on a new "
+        "bucket, its name.",
+    )
+    source = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    default_manager = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Default manager",
+        help_text="Owns the bucket's new leads; only a member of the project's default pool "
+        "can, otherwise the leads stay unassigned.",
+    )
+    affiliate_id = forms.CharField(required=False, label="Affiliate ID")
+    active = forms.BooleanField(required=False, initial=True,
+                                label="Active (accepts new submissions)")
+
+    def __init__(self, *args, sources, members, in_pool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = [("", "Choose a source")] + [
+            (s.pk, s.name) for s in sources
+        ]
+        # Intake gives the lead to the default manager only when they are in the default pool.
+        self.fields["default_manager"].choices = [("", "Nobody (normal routing)")] + [
+            (u.pk, u.label if u.pk in in_pool else f"{u.label} (not in the default pool)")
+            for u in members
+        ]
+
+    def values(self, *, creating: bool) -> dict:
+        """The service's keyword arguments; a new bucket without a label takes its name, and
+        without a source gets the service's "choose a source" error."""
+        data = dict(self.cleaned_data)
+        if creating and not data["label"]:
+            del data["label"]
+        if creating and data["source"] is None:
+            del data["source"]
+        return data
+
+
+SUBMISSION_ORDERING_LABELS = {"-created_at": "Newest first", "created_at": "Oldest first"}
+
+
+class SubmissionFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search")  # rendered by hand, like the leads list
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *SubmissionStatus.choices]
+    )
+    manager = forms.IntegerField(required=False, widget=forms.Select)
+    unassigned = forms.BooleanField(required=False, label="Only unassigned leads")
+    created_after = forms.DateField(
+        required=False, label="Registered from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = forms.DateField(
+        required=False, label="Registered until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ordering = forms.ChoiceField(
+        required=False, label="Sort",
+        choices=[(key, SUBMISSION_ORDERING_LABELS[key]) for key in SUBMISSION_ORDERINGS],
+    )
+
+    def load_choices(self, members) -> None:
+        self.fields["manager"].widget.choices = [("", "Any manager")] + [
+            (u.pk, u.label) for u in members
+        ]
+
+    def to_filters(self) -> SubmissionFilters:
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        return SubmissionFilters(
+            q=data.get("q") or None,
+            status=data.get("status") or None,
+            manager=data.get("manager"),
+            unassigned=True if data.get("unassigned") else None,
+            created_after=_start_of(data.get("created_after")),
+            created_before=_start_of(data.get("created_before"), days_after=1),
+            ordering=data.get("ordering") or "-created_at",
+        )
+
+
+class LeadMergeForm(forms.Form):
+    into = forms.IntegerField(label="Merge into lead #", min_value=1)
+
+
+class PairDecisionForm(forms.Form):
+    keep = forms.ChoiceField(choices=[("older", "Keep older"), ("newer", "Keep newer")])
+
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+class PublicLeadForm(forms.Form):
+    """The public web-to-lead form. Only lengths are checked here; the bucket's processing
+    judges the values and its field errors come back onto these fields."""
+
+    name = forms.CharField(required=False, max_length=200,
+                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.CharField(required=False, max_length=254, label="E-mail",
+                            widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    phone = forms.CharField(required=False, max_length=40,
+                            widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}))
+    company = forms.CharField(required=False, max_length=200, widget=forms.TextInput(
+        attrs={"autocomplete": "organization"}))
+    message = forms.CharField(required=False, max_length=5000,
+                              widget=forms.Textarea(attrs={"rows": 4}))
+    # The honeypot: hidden from people by CSS, filled in by naive bots.
+    website = forms.CharField(required=False, widget=forms.TextInput(
+        attrs={"tabindex": "-1", "autocomplete": "off"}))
+
+    def __init__(self, *args, utm=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key in UTM_FIELDS:
+            self.fields[key] = forms.CharField(
+                required=False, max_length=200, widget=forms.HiddenInput,
+                initial=(utm or {}).get(key, ""),
+            )
+
+    def fields_for_submission(self) -> dict[str, str]:
+        return {key: (value or "").strip() for key, value in self.cleaned_data.items()}

@@ -1,10 +1,11 @@
-"""URLs of the web UI: login/logout, lead pages (`crm:`) and settings screens (`config:`)."""
+"""URLs of the web UI: login/logout, lead pages (`crm:`), settings screens (`config:`), buckets,
+submissions and possible duplicates (`intake:`) and the public web forms (`webforms:`)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from leadflow.web.views import config, leads
+from leadflow.web.views import buckets, config, duplicates, leads, webforms
 
 crm_patterns = [
     path("", leads.lead_list, name="lead_list"),
@@ -14,6 +15,30 @@ crm_patterns = [
     path("<int:lead_id>/stage/", leads.lead_stage, name="lead_stage"),
     path("<int:lead_id>/timeline/", leads.lead_timeline, name="lead_timeline"),
     path("<int:lead_id>/delete/", leads.lead_delete, name="lead_delete"),
+    path("<int:lead_id>/merge/", leads.lead_merge, name="lead_merge"),
+]
+
+intake_patterns = [
+    path("buckets/", buckets.bucket_list, name="bucket_list"),
+    path("buckets/new/<int:project_id>/", buckets.bucket_create, name="bucket_create"),
+    path("buckets/<int:bucket_id>/", buckets.bucket_detail, name="bucket_detail"),
+    path("buckets/<int:bucket_id>/edit/", buckets.bucket_edit, name="bucket_edit"),
+    path("buckets/<int:bucket_id>/rotate-key/", buckets.bucket_rotate_key,
+         name="bucket_rotate_key"),
+    path("submissions/<int:submission_id>/", buckets.submission_detail,
+         name="submission_detail"),
+    path("submissions/<int:submission_id>/reprocess/", buckets.submission_reprocess,
+         name="submission_reprocess"),
+    path("duplicates/", duplicates.duplicate_list, name="duplicate_list"),
+    path("duplicates/<int:pair_id>/merge/", duplicates.duplicate_merge, name="duplicate_merge"),
+    path("duplicates/<int:pair_id>/dismiss/", duplicates.duplicate_dismiss,
+         name="duplicate_dismiss"),
+]
+
+webform_patterns = [
+    path("<slug:project_slug>/<int:source_id>/", webforms.public_form, name="form"),
+    path("<slug:project_slug>/<int:source_id>/thanks/", webforms.public_form_thanks,
+         name="thanks"),
 ]
 
 config_patterns = [
@@ -49,4 +74,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("leads/", include((crm_patterns, "crm"))),
     path("settings/", include((config_patterns, "config"))),
+    path("", include((intake_patterns, "intake"))),
+    path("f/", include((webform_patterns, "webforms"))),
 ]

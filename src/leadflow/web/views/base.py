@@ -16,8 +16,10 @@ from django.shortcuts import render, resolve_url
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from leadflow.accounts.access import can_configure, require_manager
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from leadflow.projects.access import get_project_for
 
 
 def ui_view(view):
@@ -74,3 +76,17 @@ def copy_errors(form, exc: ValidationFailed) -> None:
             form.add_error(name, message)
         else:
             form.add_error(None, f"{error.field}: {message}" if error.field else message)
+
+
+def managed_project(actor, project_id: int):
+    """The project, if the actor manages it: non-members get 404, agents 403."""
+    project = get_project_for(actor, project_id)
+    require_manager(actor, project.pk)
+    return project
+
+
+def require_configurer(actor, detail: str = "Only managers and admins reach this screen.") -> None:
+    """Screens spanning the projects a user manages: managers of some project and admins only.
+    What each project shows is still narrowed by the readers (`*_visible_to`)."""
+    if not can_configure(actor.user):
+        raise PermissionDenied(detail)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from leadflow.accounts import services as account_services
-from leadflow.accounts.access import can_configure, is_manager, require_admin, require_manager
+from leadflow.accounts.access import is_manager, require_admin
 from leadflow.accounts.models import User
-from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from leadflow.core.errors import Conflict, NotFound, ValidationFailed
+from leadflow.intake.models import Bucket
 from leadflow.projects import services
 from leadflow.projects.access import (
     get_pool_for,
@@ -22,14 +24,7 @@ from leadflow.projects.access import (
 )
 from leadflow.projects.models import OPEN_STATUSES, SystemSettings
 from leadflow.web import forms
-from leadflow.web.views.base import copy_errors, ui_view
-
-
-def _managed_project(actor, project_id: int):
-    """The project, if the actor manages it: non-members get 404, agents 403."""
-    project = get_project_for(actor, project_id)
-    require_manager(actor, project.pk)
-    return project
+from leadflow.web.views.base import copy_errors, managed_project, require_configurer, ui_view
 
 
 def _post(request):
@@ -57,8 +52,7 @@ def _save(request, form, action, success: str) -> bool:
 
 @ui_view
 def index(request, actor):
-    if not can_configure(actor.user):
-        raise PermissionDenied("Only managers and admins reach the settings.")
+    require_configurer(actor, "Only managers and admins reach the settings.")
     projects = [p for p in projects_visible_to(actor) if is_manager(actor, p.pk)]
     return render(request, "config/index.html", {"projects": projects})
 
@@ -107,7 +101,7 @@ def project_edit(request, actor, project_id: int):
 
 @ui_view
 def members(request, actor, project_id: int):
-    project = _managed_project(actor, project_id)
+    project = managed_project(actor, project_id)
     form = forms.MemberAddForm(_post(request))
     if form.is_bound and form.is_valid():
         user, role = form.user, form.cleaned_data["role"]
@@ -131,7 +125,7 @@ def _member(project, user_id: int) -> User:
 @require_POST
 @ui_view
 def member_role(request, actor, project_id: int, user_id: int):
-    project = _managed_project(actor, project_id)
+    project = managed_project(actor, project_id)
     user = _member(project, user_id)
     form = forms.RoleForm(request.POST)
     if form.is_valid():
@@ -146,7 +140,7 @@ def member_role(request, actor, project_id: int, user_id: int):
 @require_POST
 @ui_view
 def member_remove(request, actor, project_id: int, user_id: int):
-    project = _managed_project(actor, project_id)
+    project = managed_project(actor, project_id)
     user = _member(project, user_id)
     account_services.remove_membership(user, project, actor=actor)
     messages.success(request, f"{user.label} removed from {project.name}.")
@@ -156,21 +150,28 @@ def member_remove(request, actor, project_id: int, user_id: int):
 # --- sources ---------------------------------------------------------------------------------
 
 
+SOURCE_OPTIONS = ("target_user", "acceptance_minutes", "form_enabled", "form_bucket")
+
+
 def _source_values(data) -> dict:
-    return {key: data[key] for key in ("target_user", "acceptance_minutes", "form_enabled")}
+    return {key: data[key] for key in SOURCE_OPTIONS}
+
+
+def _buckets(project):
+    return Bucket.objects.filter(project=project).order_by("name")
 
 
 @ui_view
 def sources(request, actor, project_id: int):
-    project = _managed_project(actor, project_id)
-    form = forms.SourceForm(_post(request), members=_members(project))
+    project = managed_project(actor, project_id)
+    form = forms.SourceForm(_post(request), members=_members(project), buckets=_buckets(project))
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if _save(request, form, lambda: services.create_source(
             project, data["name"], actor=actor, **_source_values(data)
         ), f"Source {data['name']} added."):
             return redirect("config:sources", project.pk)
-    rows = project.sources.select_related("target_user").order_by("name")
+    rows = project.sources.select_related("target_user", "form_bucket").order_by("name")
     context = {"project": project, "form": form, "sources": rows, "tab": "sources"}
     return render(request, "config/sources.html", context)
 
@@ -178,11 +179,12 @@ def sources(request, actor, project_id: int):
 @ui_view
 def source_edit(request, actor, source_id: int):
     source = get_source_for(actor, source_id)
-    project = _managed_project(actor, source.project_id)
+    project = managed_project(actor, source.project_id)
     initial = {"name": source.name, "target_user": source.target_user_id,
                "acceptance_minutes": source.acceptance_minutes,
-               "form_enabled": source.form_enabled}
-    form = forms.SourceForm(_post(request), initial=initial, members=_members(project))
+               "form_enabled": source.form_enabled, "form_bucket": source.form_bucket_id}
+    form = forms.SourceForm(_post(request), initial=initial, members=_members(project),
+                            buckets=_buckets(project))
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if _save(request, form, lambda: services.update_source(
@@ -190,8 +192,17 @@ def source_edit(request, actor, source_id: int):
         ), "Source saved."):
             return redirect("config:sources", project.pk)
         source.refresh_from_db()
-    context = {"project": project, "form": form, "source": source, "tab": "sources"}
+    form_url = request.build_absolute_uri(
+        reverse("webforms:form", args=[project.slug, source.pk])
+    )
+    context = {"project": project, "form": form, "source": source, "tab": "sources",
+               "form_url": form_url, "form_live": _form_is_live(source)}
     return render(request, "config/source_edit.html", context)
+
+
+def _form_is_live(source) -> bool:
+    bucket = source.form_bucket
+    return source.form_enabled and bucket is not None and bucket.active
 
 
 # --- pools -----------------------------------------------------------------------------------
@@ -199,7 +210,7 @@ def source_edit(request, actor, source_id: int):
 
 @ui_view
 def pools(request, actor, project_id: int):
-    project = _managed_project(actor, project_id)
+    project = managed_project(actor, project_id)
     form = forms.PoolForm(_post(request), members=_members(project))
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -215,7 +226,7 @@ def pools(request, actor, project_id: int):
 @ui_view
 def pool_edit(request, actor, pool_id: int):
     pool = get_pool_for(actor, pool_id)
-    project = _managed_project(actor, pool.project_id)
+    project = managed_project(actor, pool.project_id)
     initial = {"name": pool.name, "members": [u.pk for u in pool.members.all()]}
     form = forms.PoolForm(_post(request), initial=initial, members=_members(project))
     if form.is_bound and form.is_valid():
@@ -233,7 +244,7 @@ def pool_edit(request, actor, pool_id: int):
 @ui_view
 def pool_delete(request, actor, pool_id: int):
     pool = get_pool_for(actor, pool_id)
-    project = _managed_project(actor, pool.project_id)
+    project = managed_project(actor, pool.project_id)
     try:
         services.delete_pool(pool, actor=actor)
     except Conflict as exc:
@@ -262,7 +273,7 @@ def _stages_page(request, project, *, add_form=None, edit_stage=None, edit_form=
 
 @ui_view
 def stages(request, actor, project_id: int):
-    project = _managed_project(actor, project_id)
+    project = managed_project(actor, project_id)
     form = forms.StageAddForm(_post(request))
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -277,7 +288,7 @@ def stages(request, actor, project_id: int):
 @ui_view
 def stage_edit(request, actor, stage_id: int):
     stage = get_stage_for(actor, stage_id)
-    project = _managed_project(actor, stage.project_id)
+    project = managed_project(actor, stage.project_id)
     form = forms.StageEditForm(request.POST, prefix=f"s{stage.pk}")
     if form.is_valid():
         status = None if stage.is_terminal else form.cleaned_data["status"] or None
@@ -293,7 +304,7 @@ def stage_edit(request, actor, stage_id: int):
 @ui_view
 def stage_move(request, actor, stage_id: int):
     stage = get_stage_for(actor, stage_id)
-    project = _managed_project(actor, stage.project_id)
+    project = managed_project(actor, stage.project_id)
     form = forms.StageMoveForm(request.POST)
     if form.is_valid():
         try:
@@ -307,7 +318,7 @@ def stage_move(request, actor, stage_id: int):
 @ui_view
 def stage_delete(request, actor, stage_id: int):
     stage = get_stage_for(actor, stage_id)
-    project = _managed_project(actor, stage.project_id)
+    project = managed_project(actor, stage.project_id)
     try:
         services.delete_stage(stage, actor=actor)
     except Conflict as exc:

@@ -1,4 +1,4 @@
-"""Lead pages: list, detail with timeline and stage control, create, edit, delete."""
+"""Lead pages: list, detail with timeline and stage control, create, edit, merge, delete."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from leadflow.crm.access import can, get_lead_for, leads_visible_to
 from leadflow.crm.filters import ORDERINGS, apply_lead_filters
 from leadflow.crm.selectors import timeline_for
 from leadflow.projects.access import project_for_new_lead, projects_visible_to
-from leadflow.web.forms import ContactForm, LeadCreateForm, LeadFilterForm, StageForm
+from leadflow.web.forms import (
+    ContactForm,
+    LeadCreateForm,
+    LeadFilterForm,
+    LeadMergeForm,
+    StageForm,
+)
 from leadflow.web.views.base import copy_errors, ui_view, wants_partial
 
 PAGE_SIZE = 50
@@ -68,6 +74,8 @@ def _detail_context(actor, lead, *, stage_form=None, events_cursor=None) -> dict
         "can_change": can(actor, lead, "change"),
         "can_stage": can(actor, lead, "stage"),
         "can_delete": can(actor, lead, "delete"),
+        "can_manage": can(actor, lead, "manage"),
+        "merge_form": LeadMergeForm(),
     }
 
 
@@ -204,3 +212,28 @@ def lead_delete(request, actor, lead_id: int):
         messages.success(request, f"Lead #{lead_id} deleted.")
         return redirect("crm:lead_list")
     return render(request, "crm/lead_delete.html", {"lead": lead})
+
+
+@require_POST
+@ui_view
+def lead_merge(request, actor, lead_id: int):
+    """Merge this lead into another one (managers); the survivor's page follows."""
+    lead = get_lead_for(actor, lead_id, "manage")
+    form = LeadMergeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the number of the lead to merge into.")
+        return redirect("crm:lead_detail", lead.pk)
+    into_id = form.cleaned_data["into"]
+    try:
+        into = get_lead_for(actor, into_id, "manage")
+        survivor = services.merge_leads(lead, into, actor=actor)
+    except NotFound:
+        messages.error(request, f"Lead #{into_id} not found.")
+    except ValidationFailed as exc:
+        messages.error(request, " ".join(error.message for error in exc.errors))
+    except (Conflict, PermissionDenied) as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Lead #{lead.pk} merged into lead #{survivor.pk}.")
+        return redirect("crm:lead_detail", survivor.pk)
+    return redirect("crm:lead_detail", lead.pk)

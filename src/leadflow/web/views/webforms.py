@@ -1,0 +1,68 @@
+"""The public web-to-lead form of a source: no login, CSRF on, embeddable in an iframe.
+
+These two views alone drop X-Frame-Options: the form and the thank-you page it leads to are
+what a site embeds; every other page keeps DENY. A rejected submission's field errors come back
+onto the form; a duplicate is a success for the visitor (the lead exists already)."""
+
+from __future__ import annotations
+
+from django.shortcuts import redirect, render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leadflow.core.errors import NotFound, RateLimited
+from leadflow.intake.models import SubmissionStatus
+from leadflow.intake.services import webforms
+from leadflow.web.forms import UTM_FIELDS, PublicLeadForm
+
+# Submission error fields → form fields; anything else is shown above the form.
+ERROR_FIELDS = {"name": "name", "email": "email", "phones": "phone", "phone": "phone",
+                "company": "company", "message": "message"}
+
+
+def _unavailable(request, status: int, title: str, detail: str):
+    context = {"status": status, "title": title, "detail": detail}
+    return render(request, "webforms/unavailable.html", context, status=status)
+
+
+def _copy_submission_errors(form: PublicLeadForm, errors: list[dict]) -> None:
+    for error in errors:
+        name = ERROR_FIELDS.get(error.get("field", "").partition("[")[0])
+        form.add_error(name, error.get("message") or "This value was refused.")
+
+
+@xframe_options_exempt
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def public_form(request, project_slug: str, source_id: int):
+    try:
+        source = webforms.get_form_source(project_slug, source_id)
+    except NotFound as exc:
+        return _unavailable(request, 404, "Form not available", exc.detail)
+    if request.method == "POST":
+        form = PublicLeadForm(request.POST)
+        if form.is_valid():
+            try:
+                submission = webforms.submit_form(
+                    source, form.fields_for_submission(), address=request.META["REMOTE_ADDR"]
+                )
+            except RateLimited as exc:
+                return _unavailable(request, 429, "Too many submissions", exc.detail)
+            if submission is not None and submission.status == SubmissionStatus.REJECTED:
+                _copy_submission_errors(form, submission.errors)
+            else:
+                return redirect("webforms:thanks", project_slug, source.pk)
+    else:
+        form = PublicLeadForm(utm={key: request.GET.get(key, "")[:200] for key in UTM_FIELDS})
+    return render(request, "webforms/form.html", {"form": form, "source": source})
+
+
+@xframe_options_exempt
+@require_GET
+def public_form_thanks(request, project_slug: str, source_id: int):
+    try:
+        source = webforms.get_form_source(project_slug, source_id)
+    except NotFound as exc:
+        return _unavailable(request, 404, "Form not available", exc.detail)
+    return render(request, "webforms/thanks.html", {"source": source})
