@@ -64,11 +64,13 @@ def read_payload(raw: dict[str, Any]) -> tuple[LeadInput, list[FieldError]]:
     return data, errors
 
 
-def normalized_values(data: LeadInput, cleaned: dict) -> dict:
-    """The payload as read (or, when it was valid, as normalized) for the bucket table."""
+def normalized_values(data: LeadInput, cleaned: dict, bucket) -> dict:
+    """The payload as read (or, when it was valid, as normalized) for the bucket table, with
+    the affiliate ID the lead gets: the payload's, else the bucket's."""
     values = {
         "name": data.name, "email": data.email, "phones": data.phones, "company": data.company,
         "country": data.country, "language": data.language, "timezone": data.timezone,
     }
     values.update(cleaned)
-    return values | {"affiliate_id": data.affiliate_id, "utm": data.utm}
+    affiliate_id = data.affiliate_id or bucket.affiliate_id
+    return values | {"affiliate_id": affiliate_id, "utm": data.utm}

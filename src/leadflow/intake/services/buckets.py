@@ -13,7 +13,7 @@ from leadflow.accounts.models import Membership, hash_token, new_secret
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, ErrorCollector, NotFound
 from leadflow.intake.models import Bucket, BucketCreates
-from leadflow.projects.models import Project, Source
+from leadflow.projects.models import Pool, Project, Source
 
 FIELDS = ("name", "label", "source", "default_manager", "affiliate_id", "active", "creates")
 
@@ -38,10 +38,17 @@ def _validate(project: Project, values: dict[str, Any], errors: ErrorCollector) 
                 errors.add("source", "invalid", "That source is not in this project.")
             cleaned["source"] = source
         elif key == "default_manager":
+            # The default manager owns the bucket's leads, and an owner is always a member of
+            # the lead's pool: intake puts leads in the project's default pool.
             if value is not None and not Membership.objects.filter(
                 project=project, user_id=value
             ).exists():
                 errors.add("default_manager", "not_member", "That user is not in this project.")
+            elif value is not None and not Pool.objects.filter(
+                project=project, is_default=True, members=value
+            ).exists():
+                errors.add("default_manager", "not_in_pool",
+                           "The default manager must be in the project's default pool.")
             cleaned["default_manager_id"] = value
         elif key == "active":
             cleaned["active"] = bool(value)

@@ -138,7 +138,7 @@ def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, 
             })
         outcome = {
             "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
-            "matched": matched, "normalized": normalized_values(data, cleaned),
+            "matched": matched, "normalized": normalized_values(data, cleaned, bucket),
             "attempts": row.attempts + 1, "processed_at": now,
         }
         for key, value in outcome.items():

@@ -159,7 +159,7 @@ def process_submission(
                     status, duplicate_of = SubmissionStatus.DUPLICATE, result.duplicate_of
         outcome = {
             "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
-            "matched": matched, "normalized": normalized_values(data, normalized),
+            "matched": matched, "normalized": normalized_values(data, normalized, bucket),
             "attempts": seen_attempts + 1, "processed_at": now,
         }
         changed = Submission.objects.filter(
