@@ -136,3 +136,49 @@ class World:
 
     def lead(self, which: str):
         return {"own": self.own_lead, "other": self.other_lead}[which]
+
+
+# --- intake: buckets and submissions ----------------------------------------------------------
+
+
+def make_bucket(project: Project, *, actor: Actor | None = None, name: str | None = None,
+                source: str = "Website", **values):
+    """A bucket created through the create_bucket service; returns (bucket, raw API key)."""
+    from leadflow.intake.services import buckets
+
+    n = next(_seq)
+    return buckets.create_bucket(
+        project, actor=actor or SYSTEM, name=name or f"Bucket {n}",
+        source=source_named(project, source).pk, **values,
+    )
+
+
+def submit(bucket, payload: dict, **kwargs):
+    """One submission through the intake service (stored, then processed)."""
+    from leadflow.intake.services import submissions
+
+    return submissions.submit(bucket, payload, **kwargs)
+
+
+def store_submission(bucket, payload: dict, *, created_at=None, pk: int | None = None):
+    """A submission stored but never processed, as a crash between the two steps leaves it."""
+    from leadflow.intake.services.submissions import _new_row
+
+    row = _new_row(bucket, payload, "api", None)
+    if pk is not None:
+        row.pk = pk
+    if created_at is not None:
+        row.created_at = created_at
+    row.save(force_insert=True)
+    return row
+
+
+def post_intake(client, bucket, key: str | None, body, *, path: str = "", **headers):
+    """POST a body (a value to encode, or raw bytes/str) to a bucket's intake route."""
+    import json
+
+    data = body if isinstance(body, bytes | str) else json.dumps(body)
+    if key is not None:
+        headers["HTTP_X_API_KEY"] = key
+    return client.post(f"/api/v1/intake/{bucket.pk}{path}", data=data,
+                       content_type="application/json", **headers)

@@ -1,14 +1,28 @@
-"""The `leadflow` command: createuser, token, check (DESIGN §5)."""
+"""The `leadflow` command: createuser, token, check, sweep, rebuild-keys (DESIGN §5)."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from leadflow.accounts.models import Membership, User
 from leadflow.accounts.services import authenticate_token
 from leadflow.cli import main
+from leadflow.crm.models import Lead
+from leadflow.intake.models import DuplicateKey
 from leadflow.projects.models import Pool
-from tests.factories import default_pool, make_project, make_user
+from leadflow.projects.services import update_settings
+from tests.factories import (
+    SYSTEM,
+    default_pool,
+    make_bucket,
+    make_lead,
+    make_project,
+    make_user,
+    store_submission,
+)
 
 
 def run(capsys, *argv):
@@ -187,3 +201,55 @@ def test_no_command_is_bad_usage(capsys):
         main([])
 
     assert exc.value.code == 2
+
+
+# --- sweep -------------------------------------------------------------------------------------
+
+
+def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
+    project = make_project()
+    bucket, _key = make_bucket(project)
+    stalled = store_submission(bucket, {"name": "Ann", "email": "ann@example.com"},
+                               created_at=timezone.now() - timedelta(minutes=5))
+
+    code, out, err = run(capsys, "sweep")
+
+    assert (code, err) == (0, "")
+    assert out == ("submissions processed: 1, leads checked for duplicates: 1, "
+                   "rate counters forgotten: 0\n")
+    stalled.refresh_from_db()
+    assert (stalled.status, stalled.lead_id) == ("processed", Lead.objects.get().pk)
+
+    code, out, _err = run(capsys, "sweep")
+
+    assert (code, out) == (0, "submissions processed: 0, leads checked for duplicates: 0, "
+                              "rate counters forgotten: 0\n")
+
+
+# --- rebuild-keys ------------------------------------------------------------------------------
+
+
+def test_rebuild_keys_reports_collisions_and_a_summary(capsys):
+    project = make_project()
+    older = make_lead(project, name="Ann", email="ann+news@example.com")
+    newer = make_lead(project, name="Ann", email="ann@example.com", phones=["+12125550100"])
+    update_settings(actor=SYSTEM, email_ignore_plus=True)
+
+    code, out, err = run(capsys, "rebuild-keys")
+
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"collision: email ann@example.com kept by lead {older.pk}, also lead {newer.pk}",
+        "Rebuilt 3 keys for 2 leads; 1 collisions.",
+    ]
+    assert sorted(DuplicateKey.objects.values_list("lead_id", "kind", "canonical")) == sorted(
+        [(older.pk, "email", True), (newer.pk, "email", False), (newer.pk, "phone", True)])
+
+
+def test_rebuild_keys_without_collisions(capsys):
+    project = make_project()
+    make_lead(project, name="Ann", email="ann@example.com")
+
+    code, out, _err = run(capsys, "rebuild-keys")
+
+    assert (code, out) == (0, "Rebuilt 1 keys for 1 leads; 0 collisions.\n")

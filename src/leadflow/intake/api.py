@@ -4,6 +4,7 @@ possible duplicates."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,7 +13,13 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from leadflow.core.api import CONFIGURERS, DbId, actor_of, responses
-from leadflow.core.errors import NotFound, TooLarge, Unauthenticated, ValidationFailed
+from leadflow.core.errors import (
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    Unauthenticated,
+    ValidationFailed,
+)
 from leadflow.core.pagination import check_limit, paginate
 from leadflow.intake.filters import (
     SUBMISSION_ORDERINGS,
@@ -148,19 +155,72 @@ def bucket_out(b: Bucket) -> dict:
 
 
 def _bucket_of(request, bucket_id: int) -> Bucket:
+    """The authenticated, active bucket: 401/403 come before anything about the body."""
     bucket = bucket_services.authenticate_bucket(bucket_id, request.headers.get("X-Api-Key"))
     if bucket is None:
         raise Unauthenticated("A valid X-Api-Key for this bucket is required.")
+    if not bucket.active:
+        raise PermissionDenied("This bucket is not active; nothing was stored.", code="inactive")
     return bucket
 
 
-def _json_body(request):
+MAX_DEPTH = 64
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _storable_text(text: str) -> bool:
     try:
-        return json.loads(request.body or b"null")
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate escaped as \udxxx
+        return False
+    return "\x00" not in text
+
+
+def _check_storable(value) -> None:
+    """Refuse what no database stores verbatim: NUL characters (PostgreSQL text and jsonb
+    cannot hold them), lone surrogates (not Unicode) and nesting deep enough to exhaust the
+    JSON encoder."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValidationFailed.one("body", "invalid",
+                                       f"The body is nested more than {MAX_DEPTH} levels deep.")
+        if isinstance(item, str):
+            children, texts = [], [item]
+        elif isinstance(item, dict):
+            children, texts = list(item.values()), list(item)
+        elif isinstance(item, list):
+            children, texts = item, []
+        else:
+            continue
+        if not all(_storable_text(text) for text in texts):
+            raise ValidationFailed.one("body", "invalid",
+                                       "The body contains a NUL character or invalid Unicode.")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _json_body(request):
+    """The parsed body, strict JSON: NaN, Infinity and numbers beyond a double are invalid."""
+    try:
+        value = json.loads(request.body or b"null", parse_constant=_not_json,
+                           parse_float=_finite)
     except RequestDataTooBig:
         raise TooLarge("Request body is too large.")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationFailed.one("body", "invalid_json", "The body is not valid JSON.")
+    _check_storable(value)
+    return value
 
 
 @router.post("/intake/{bucket_id}", auth=None,
@@ -190,7 +250,8 @@ def intake_batch(request, bucket_id: DbId):
         raise ValidationFailed.one(f"{errors[0][0]}", "not_an_object",
                                    "Every item must be a JSON object.")
     for index, item in enumerate(payload):
-        if len(json.dumps(item)) > MAX_ITEM:
+        size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_ITEM:
             raise TooLarge(f"Item {index} is over 1 MB.")
     submissions = submission_services.submit_batch(
         bucket, payload, idempotency_key=request.headers.get("Idempotency-Key")

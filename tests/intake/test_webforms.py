@@ -1,0 +1,166 @@
+"""Web-to-lead forms: a source's public form feeds its bucket through the intake path, behind a
+honeypot and a per-address rate limit."""
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+
+from leadflow.core.errors import NotFound, RateLimited
+from leadflow.crm.models import Lead
+from leadflow.intake.models import RateCounter, Submission
+from leadflow.intake.services import buckets as bucket_services
+from leadflow.intake.services.webforms import forget_old_counters, get_form_source, submit_form
+from leadflow.projects import services as project_services
+from tests.factories import SYSTEM, make_bucket, make_project, source_named
+
+T0 = datetime.fromisoformat("2030-05-01T08:00:00+00:00")  # the start of a 10-minute window
+
+
+def form_source(**bucket_values):
+    project = make_project(slug="acme")
+    bucket, _key = make_bucket(project, name="Website form", label="Web", **bucket_values)
+    website = source_named(project, "Website")
+    project_services.update_source(website, actor=SYSTEM, form_enabled=True,
+                                   form_bucket=bucket.pk)
+    return project, website, bucket
+
+
+def post(source, address="203.0.113.7", **fields):
+    values = {"name": "Ann Lee", "email": "ann@example.com"} | fields
+    return submit_form(source, values, address=address)
+
+
+# --- availability ------------------------------------------------------------------------------
+
+
+def test_an_enabled_form_with_an_active_bucket_is_available():
+    project, website, _bucket = form_source()
+
+    assert get_form_source("acme", website.pk) == website
+
+
+def test_a_form_that_is_off_is_not_found():
+    project, website, _bucket = form_source()
+    project_services.update_source(website, actor=SYSTEM, form_enabled=False)
+
+    with pytest.raises(NotFound):
+        get_form_source("acme", website.pk)
+
+
+def test_a_form_without_a_bucket_is_not_found():
+    project, website, _bucket = form_source()
+    project_services.update_source(website, actor=SYSTEM, form_bucket=None)
+
+    with pytest.raises(NotFound):
+        get_form_source("acme", website.pk)
+
+
+def test_a_form_whose_bucket_is_inactive_is_not_found():
+    project, website, bucket = form_source()
+    bucket_services.update_bucket(bucket, actor=SYSTEM, active=False)
+
+    with pytest.raises(NotFound):
+        get_form_source("acme", website.pk)
+
+
+def test_a_form_of_another_project_or_a_missing_source_is_not_found():
+    _project, website, _bucket = form_source()
+    make_project(slug="other")
+
+    with pytest.raises(NotFound):
+        get_form_source("other", website.pk)
+    with pytest.raises(NotFound):
+        get_form_source("acme", -1)
+
+
+# --- posting -----------------------------------------------------------------------------------
+
+
+def test_a_form_post_becomes_a_submission_of_channel_form_and_a_lead():
+    project, website, bucket = form_source()
+
+    submission = post(website, phone="+1 212 555 0100", company="Acme", message="Call me",
+                      utm_source="newsletter", unknown="dropped")
+
+    stored = Submission.objects.get()
+    lead = Lead.objects.get()
+    assert stored.pk == submission.pk
+    assert (stored.channel, stored.bucket_id, stored.status, stored.lead_id) == (
+        "form", bucket.pk, "processed", lead.pk)
+    assert stored.raw == {
+        "name": "Ann Lee", "email": "ann@example.com", "phone": "+1 212 555 0100",
+        "company": "Acme", "message": "Call me", "utm_source": "newsletter",
+        "form": {"source": "Website", "address": "203.0.113.7"},
+    }
+    assert (lead.name, lead.email, lead.phones, lead.company, lead.source_id, lead.bucket_id,
+            lead.bucket_label, lead.utm) == (
+        "Ann Lee", "ann@example.com", ["+12125550100"], "Acme", website.pk, bucket.pk, "Web",
+        {"source": "newsletter"})
+
+
+def test_a_form_post_of_a_known_person_is_a_duplicate():
+    _project, website, _bucket = form_source()
+    first = post(website)
+
+    again = post(website, email="ANN@example.com")
+
+    assert (again.status, again.duplicate_of_id) == ("duplicate", first.lead_id)
+    assert Lead.objects.count() == 1
+
+
+def test_a_filled_honeypot_stores_nothing():
+    _project, website, _bucket = form_source()
+
+    result = post(website, website="http://spam.example")
+
+    assert result is None
+    assert not Submission.objects.exists()
+    assert not Lead.objects.exists()
+    assert not RateCounter.objects.exists()
+
+
+def test_the_sixth_post_from_one_address_within_ten_minutes_is_refused():
+    _project, website, _bucket = form_source()
+    with time_machine.travel(T0, tick=False):
+        for i in range(5):
+            post(website, email=f"p{i}@example.com")
+
+    with time_machine.travel(T0 + timedelta(minutes=9, seconds=59), tick=False):
+        with pytest.raises(RateLimited):
+            post(website, email="p5@example.com")
+        other_address = post(website, address="198.51.100.2", email="q@example.com")
+
+    assert other_address.status == "processed"
+    assert Submission.objects.count() == 6
+    assert not Submission.objects.filter(email_key="p5@example.com").exists()
+
+
+def test_a_new_window_accepts_posts_again():
+    _project, website, _bucket = form_source()
+    with time_machine.travel(T0, tick=False):
+        for i in range(5):
+            post(website, email=f"p{i}@example.com")
+        with pytest.raises(RateLimited):
+            post(website, email="late@example.com")
+
+    with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
+        again = post(website, email="late@example.com")
+
+    assert again.status == "processed"
+    assert Submission.objects.count() == 6
+
+
+def test_old_rate_counters_are_forgotten():
+    _project, website, _bucket = form_source()
+    with time_machine.travel(T0, tick=False):
+        post(website)
+    with time_machine.travel(T0 + timedelta(hours=23), tick=False):
+        post(website, address="198.51.100.2")
+
+    with time_machine.travel(T0 + timedelta(days=1, minutes=10), tick=False):
+        forgotten = forget_old_counters()
+
+    assert forgotten == 1
+    assert list(RateCounter.objects.values_list("key", flat=True)) == [
+        f"form:{website.pk}:198.51.100.2"]
