@@ -490,7 +490,7 @@ def test_submission_detail_holds_raw_normalized_and_the_attempt_log(client):
     assert body["normalized"] == {
         "name": "Ann", "email": "Ann@example.com", "phones": ["+12125550100"],
         "company": None, "country": None, "language": None, "timezone": None,
-        "affiliate_id": "", "utm": {"source": "google"},
+        "affiliate_id": "aff-1", "utm": {"source": "google"},
     }
     assert (body["status"], body["lead"], body["attempts"]) == ("processed", lead.pk, 2)
     log = body["attempt_log"]

@@ -3,7 +3,7 @@ rejection; every attempt recorded; reprocessing (DESIGN §1, §2)."""
 
 import pytest
 
-from leadflow.core.errors import Conflict, NotFound, PermissionDenied
+from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from leadflow.crm.models import Lead
 from leadflow.intake.models import DuplicateKey, Submission
 from leadflow.intake.services import submissions
@@ -105,10 +105,22 @@ def test_the_payloads_affiliate_id_wins_over_the_buckets():
     assert Lead.objects.get(pk=submission.lead_id).affiliate_id == "aff-payload"
 
 
-def test_a_default_manager_outside_the_default_pool_leaves_the_lead_unowned():
+def test_a_default_manager_outside_the_default_pool_is_refused():
     project = make_project()
     manager = make_user(project, "manager")  # managers are in no pool
-    bucket, _key = make_bucket(project, default_manager=manager.pk)
+
+    with pytest.raises(ValidationFailed) as refused:
+        make_bucket(project, default_manager=manager.pk)
+
+    assert [(e.field, e.code) for e in refused.value.errors] == [
+        ("default_manager", "not_in_pool")]
+
+
+def test_a_default_manager_who_left_the_default_pool_leaves_the_lead_unowned():
+    project = make_project()
+    agent = make_user(project, "agent")
+    bucket, _key = make_bucket(project, default_manager=agent.pk)
+    default_pool(project).members.remove(agent)
 
     submission = submit(bucket, {"name": "Ann", "email": "ann@example.com"})
 
