@@ -594,3 +594,13 @@ def test_reprocess_of_a_processed_submission_is_409(client):
     assert response.json()["code"] == "processed"
     assert Submission.objects.get().attempts == 1
     assert (Lead.objects.count(), event_count()) == (1, events_before)
+
+
+def test_possible_duplicates_refuse_an_unknown_state(client):
+    project = make_project()
+    manager = make_user(project, "manager")
+
+    response = client.get("/api/v1/possible-duplicates?state=maybe", **auth(manager))
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "state"

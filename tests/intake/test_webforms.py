@@ -164,3 +164,15 @@ def test_old_rate_counters_are_forgotten():
     assert forgotten == 1
     assert list(RateCounter.objects.values_list("key", flat=True)) == [
         f"form:{website.pk}:198.51.100.2"]
+
+
+def test_a_form_lead_takes_the_form_sources_name_even_when_the_bucket_has_another():
+    project = make_project(slug="events")
+    bucket, _key = make_bucket(project, name="Shared intake")  # the bucket's source: Website
+    fair = source_named(project, "Event")
+    project_services.update_source(fair, actor=SYSTEM, form_enabled=True, form_bucket=bucket.pk)
+
+    submission = post(fair)
+
+    assert Lead.objects.get(pk=submission.lead_id).source_id == fair.pk
+    assert bucket.source_id != fair.pk

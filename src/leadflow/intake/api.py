@@ -26,7 +26,7 @@ from leadflow.intake.filters import (
     SubmissionFilters,
     apply_submission_filters,
 )
-from leadflow.intake.models import Bucket, Submission
+from leadflow.intake.models import Bucket, PairState, Submission
 from leadflow.intake.services import buckets as bucket_services
 from leadflow.intake.services import duplicates as duplicate_services
 from leadflow.intake.services import submissions as submission_services
@@ -408,6 +408,9 @@ def list_pairs(request, project: DbId | None = None, state: str = "open",
     if project is not None:
         qs = qs.filter(project_id=project)
     if state != "all":
+        if state not in PairState.values:
+            raise ValidationFailed.one("state", "invalid",
+                                       f"state is all or one of {', '.join(PairState.values)}.")
         qs = qs.filter(state=state)
     rows, next_cursor = paginate(qs, PAIR_ORDER, limit=check_limit(limit), cursor=cursor)
     return {"items": [pair_out(p) for p in rows], "next_cursor": next_cursor}

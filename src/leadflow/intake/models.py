@@ -105,6 +105,9 @@ class Submission(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+",
                                 db_index=False)
     channel = models.CharField(max_length=10, default="api")
+    # The source of a web form's submission (its lead's source); else the bucket's source.
+    source = models.ForeignKey("projects.Source", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", db_index=False)
     raw = models.JSONField()
     normalized = models.JSONField(default=dict, blank=True)
     name = models.CharField(max_length=200, blank=True)

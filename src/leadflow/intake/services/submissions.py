@@ -39,7 +39,8 @@ def _replayed(bucket: Bucket, key: str) -> Submission | None:
     ).first()
 
 
-def _new_row(bucket: Bucket, payload: dict, channel: str, key: str | None) -> Submission:
+def _new_row(bucket: Bucket, payload: dict, channel: str, key: str | None,
+             source=None) -> Submission:
     email = payload.get("email")
     name = payload.get("name") or " ".join(
         str(payload.get(k) or "") for k in ("first_name", "last_name")
@@ -47,7 +48,7 @@ def _new_row(bucket: Bucket, payload: dict, channel: str, key: str | None) -> Su
     return Submission(
         bucket=bucket, project_id=bucket.project_id, channel=channel, raw=payload,
         name=str(name)[:200], email_key=(str(email).strip().casefold()[:254] if email else ""),
-        idempotency_key=key,
+        idempotency_key=key, source=source,
     )
 
 
@@ -65,7 +66,7 @@ def _store(bucket: Bucket, rows: list[Submission], keys: list[str]) -> None:
 
 def submit(
     bucket: Bucket, payload: dict[str, Any], *, channel: str = "api",
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, source=None,
 ) -> Submission:
     """Take one submission into an active bucket: store it verbatim, then process it. With an
     idempotency key, a retry within 24 hours returns the first submission unchanged.
@@ -74,7 +75,7 @@ def submit(
     key = (idempotency_key or "").strip()[:200] or None
     if key and (first := _replayed(bucket, key)) is not None:
         return first
-    row = _new_row(bucket, payload, channel, key)
+    row = _new_row(bucket, payload, channel, key, source)
     try:
         _store(bucket, [row], [key] if key else [])
     except IntegrityError:
@@ -143,9 +144,10 @@ def process_submission(
             status = SubmissionStatus.REJECTED
         else:
             pool = Pool.objects.get(project=project, is_default=True)
+            source = submission.source if submission.source_id else bucket.source
             try:
                 result = ingest(
-                    project, data, actor=actor, source=bucket.source, pool=pool,
+                    project, data, actor=actor, source=source, pool=pool,
                     owner=owner_for(bucket, pool), bucket=bucket, batch_id=batch_id,
                     reason=f"Submitted to bucket {bucket.name}",
                 )

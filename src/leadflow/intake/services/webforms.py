@@ -48,7 +48,7 @@ def hit(key: str, *, limit: int, window: timedelta) -> bool:
 def submit_form(source: Source, fields: dict[str, str], *, address: str) -> Submission | None:
     """Take one form post. A filled honeypot stores nothing and answers like a success (None);
     more than RATE_LIMIT posts from one address in RATE_WINDOW is RateLimited. The payload
-    holds the form's fields and the page it came from; processing is the bucket's."""
+    holds the form's fields; the lead's source is the form's, the rest as the bucket's."""
     if (fields.get(HONEYPOT) or "").strip():
         return None
     if not hit(f"form:{source.pk}:{address}", limit=RATE_LIMIT, window=RATE_WINDOW):
@@ -58,7 +58,7 @@ def submit_form(source: Source, fields: dict[str, str], *, address: str) -> Subm
     for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
         if fields.get(key):
             payload[key] = fields[key]
-    return submit(source.form_bucket, payload, channel="form")
+    return submit(source.form_bucket, payload, channel="form", source=source)
 
 
 def forget_old_counters(*, older_than: timedelta = timedelta(days=1)) -> int:
