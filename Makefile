@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+# The benchmark drops and recreates this database when it loads; its name must start with bench_.
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_leads
+BENCH_LEADS ?= 1000000
+BENCH_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
 .PHONY: run test test-sqlite test-postgres lint bench install clean
@@ -33,8 +37,9 @@ test-postgres: $(BIN)/.installed
 test: lint test-sqlite test-postgres
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/leads_api.py --database sqlite
-	$(BIN)/python bench/leads_api.py --database postgres --url $(PG_URL)
+	$(BIN)/python bench/leads_api.py --database sqlite --leads $(BENCH_LEADS) $(BENCH_ARGS)
+	$(BIN)/python bench/leads_api.py --database postgres --url $(BENCH_PG_URL) \
+		--leads $(BENCH_LEADS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

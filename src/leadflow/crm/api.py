@@ -15,7 +15,14 @@ from leadflow.core.pagination import check_limit, paginate
 from leadflow.crm import services
 from leadflow.crm.access import get_lead_for, leads_visible_to
 from leadflow.crm.contact import LeadInput
-from leadflow.crm.filters import ORDERINGS, LeadFilters, apply_lead_filters, check_filters
+from leadflow.crm.filters import (
+    ORDERINGS,
+    LeadFilters,
+    apply_lead_filters,
+    check_filters,
+    is_phone_search,
+)
+from leadflow.crm.models import sees_part_of_projects
 from leadflow.crm.schemas import EventPage, LeadIn, LeadOut, LeadPage, LeadPatch, StageIn
 from leadflow.crm.selectors import event_out, lead_out, timeline_for
 from leadflow.projects.access import (
@@ -66,8 +73,14 @@ def list_leads(request, query: Query[LeadQuery]):
     limit, cursor = check_limit(values.pop("limit")), values.pop("cursor")
     filters = LeadFilters(**values)
     check_filters(filters)
-    region = _region(actor, filters.project) if filters.q else None
-    qs = apply_lead_filters(leads_visible_to(actor), filters, region=region)
+    # Only a phone search reads the region; a named project is still checked (404) as before.
+    region = None
+    if filters.q and (filters.project is not None or is_phone_search(filters.q)):
+        region = _region(actor, filters.project)
+    qs = apply_lead_filters(
+        leads_visible_to(actor), filters, region=region,
+        partial_view=sees_part_of_projects(actor.user),
+    )
     rows, next_cursor = paginate(qs, ORDERINGS[filters.ordering], limit=limit, cursor=cursor)
     now = timezone.now()
     return {"items": [lead_out(lead, now) for lead in rows], "next_cursor": next_cursor}

@@ -23,9 +23,7 @@ class LeadQuerySet(models.QuerySet):
         if user.is_admin:
             return qs
         now = now or dj_timezone.now()
-        memberships = user.memberships_by_project().values()
-        full = [m.project_id for m in memberships if m.role == "manager" or m.view_all_leads]
-        partial = [m.project_id for m in memberships if m.project_id not in full]
+        full, partial = _whole_and_partial_projects(user)
         condition = Q(project_id__in=full) if full else Q(pk__in=[])
         if partial:
             from leadflow.projects.models import Pool
@@ -40,6 +38,22 @@ class LeadQuerySet(models.QuerySet):
 
     def unassigned(self, *, now=None) -> LeadQuerySet:
         return self.filter(unassigned_q(now or dj_timezone.now()))
+
+
+def _whole_and_partial_projects(user) -> tuple[list[int], list[int]]:
+    """The projects whose leads `user` sees all of (manager, `view_all_leads`), and the others."""
+    memberships = user.memberships_by_project().values()
+    full = [m.project_id for m in memberships if m.role == "manager" or m.view_all_leads]
+    partial = [m.project_id for m in memberships if m.project_id not in full]
+    return full, partial
+
+
+def sees_part_of_projects(user) -> bool:
+    """Whether `visible_to(user)` keeps only an agent's share of some project's leads (which
+    thins out a search walking a list's index)."""
+    if user is None or not user.is_authenticated or user.is_admin:
+        return False
+    return bool(_whole_and_partial_projects(user)[1])
 
 
 def unassigned_q(now) -> Q:
