@@ -58,6 +58,9 @@ def cmd_migrate(args) -> int:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    from leadflow.core.db import optimize_database
+
+    optimize_database()
     print("Database is up to date.")
     return 0
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 
 def run_sweeps() -> dict[str, int]:
+    from leadflow.core.db import optimize_database
     from leadflow.intake.services.duplicates import sweep_unchecked_leads
     from leadflow.intake.services.submissions import sweep_new_submissions
     from leadflow.intake.services.webforms import forget_old_counters
 
+    optimize_database()
     return {
         "submissions_processed": sweep_new_submissions(),
         "leads_checked_for_duplicates": sweep_unchecked_leads(),
