@@ -23,6 +23,7 @@ def _fail(message: str) -> int:
 
 def cmd_serve(args) -> int:
     _setup()
+    import signal
     import subprocess
 
     from django.core.management import call_command
@@ -38,6 +39,8 @@ def cmd_serve(args) -> int:
         os.execvp(sys.executable, argv)  # noqa: S606 - replaces this process
     # One job consumer beside the web workers, so a single command runs a complete install.
     consumer = subprocess.Popen([sys.executable, "-m", "leadflow", "worker"])  # noqa: S603
+    # A TERM to this process (a service manager stopping it) must stop the consumer too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         return subprocess.call(argv)  # noqa: S603
     finally:
