@@ -194,8 +194,8 @@ def sample_emails(args, n: int = 5000) -> list[str]:
 
     rng = random.Random(args.seed + 7)
     ids = rng.sample(range(1, args.leads + 1), min(args.leads, 2 * n))
-    return [e for e in Lead.objects.filter(pk__in=ids).exclude(email="")
-            .values_list("email", flat=True)][:n]
+    return list(Lead.objects.filter(pk__in=ids).exclude(email="")
+                .values_list("email", flat=True))[:n]
 
 
 def verify(bucket, sent_min: int, sent_max: int) -> dict:
@@ -232,8 +232,9 @@ def verify(bucket, sent_min: int, sent_max: int) -> dict:
 class Payloads:
     """Unique people (tagged with the run), ~20 % repeats of loaded e-mails, ~3 % invalid."""
 
-    def __init__(self, emails: list[str], tag: str, seed: int):
+    def __init__(self, emails: list[str], tag: str, seed: int, phone_base: int):
         self.emails, self.tag, self.rng, self.n = emails, tag, random.Random(seed), 0
+        self.phone_base = phone_base
 
     def next(self) -> dict:
         rng = self.rng
@@ -249,12 +250,21 @@ class Payloads:
                 "email": f"{first}.{last}.{self.tag}.{self.n}@example.com".lower(),
                 "utm_source": "bench", "utm_campaign": "intake"}
         if r < 0.6:
-            index = self.n + 10_000_000 * (hash(self.tag) % 80)
-            item["phone"] = (f"+1 {AREAS[index % len(AREAS)]} "
-                             f"{200 + index // 10_000 % 800:03d} {index % 10_000:04d}")
+            item["phone"] = phone(self.phone_base + self.n)
         if r < 0.5:
             item["company"] = f"{last} {rng.choice(leads_api.SECTORS)}"
         return item
+
+
+def phone(index: int) -> str:
+    """A valid US number, distinct for each index below 80,000,000."""
+    rest = index // len(AREAS) % 8_000_000
+    return f"+1 {AREAS[index % len(AREAS)]} {200 + rest // 10_000:03d} {rest % 10_000:04d}"
+
+
+def phone_base(mode: int) -> int:
+    """Numbers of a run's mode: 10 minutes apart, runs use different ranges."""
+    return int(time.time()) // 600 % 8 * 10_000_000 + mode * 1_000_000
 
 
 LUA = r"""
@@ -297,9 +307,10 @@ function request()
   else
     local extra = ""
     if r < 0.6 then
-      local index = id * 1000000 + counter
+      local index = {PHONE_BASE} + (id - 1) * 100000 + counter
+      local rest = math.floor(index / #areas) % 8000000
       extra = string.format(',"phone":"+1 %d %03d %04d"', areas[(index % #areas) + 1],
-                            200 + math.floor(index / 10000) % 800, index % 10000)
+                            200 + math.floor(rest / 10000), rest % 10000)
     end
     if r < 0.5 then extra = extra .. string.format(',"company":"%s Logistics"', l) end
     body = string.format(
@@ -342,13 +353,13 @@ def lua_list(values) -> str:
     return "{" + ",".join(json.dumps(v) if isinstance(v, str) else str(v) for v in values) + "}"
 
 
-def lua_script(key: str, emails: list[str], tag: str, seed: int) -> str:
+def lua_script(key: str, emails: list[str], tag: str, seed: int, base: int) -> str:
     script = LUA
     for name, value in {
         "{EMAILS}": lua_list(emails), "{FIRST}": lua_list(FIRST), "{LAST}": lua_list(
             [n for n in LAST if n.isascii() and "'" not in n]),
         "{AREAS}": lua_list(AREAS), "{TAG}": tag, "{KEY}": key, "{SEED}": str(seed),
-        "{REPEAT}": str(REPEAT_SHARE), "{INVALID}": str(INVALID_SHARE),
+        "{PHONE_BASE}": str(base), "{REPEAT}": str(REPEAT_SHARE), "{INVALID}": str(INVALID_SHARE),
     }.items():
         script = script.replace(name, value)
     return script
@@ -481,12 +492,13 @@ def summarize(latencies: list[float]) -> dict:
 
 def run_closed(args, home: Path, bucket, key: str, emails: list[str], tag: str) -> dict:
     script = Path(tempfile.mkstemp(suffix=".lua", dir=home)[1])
-    script.write_text(lua_script(key, emails, tag, args.seed))
+    script.write_text(lua_script(key, emails, tag, args.seed, phone_base(1)))
     url = f"http://127.0.0.1:{args.port}/api/v1/intake/{bucket.pk}"
     cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
            "-s", str(script), url]
     log(f"  $ {' '.join(cmd)}")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    time.sleep(2)  # let the requests wrk left unanswered finish
     script.unlink()
     line = next(line for line in out.splitlines() if line.startswith("WRKJSON "))
     r = json.loads(line.removeprefix("WRKJSON "))
@@ -572,7 +584,7 @@ def main(argv=None) -> int:
         log(f"server: leadflow serve --no-worker --workers {args.workers} "
             f"(pid {server.proc.pid}, workers {server.worker_pids()})")
         bucket, key = buckets["warmup"]
-        warm_up(args, bucket, key, Payloads(emails, tag + "w", args.seed))
+        warm_up(args, bucket, key, Payloads(emails, tag + "w", args.seed, phone_base(0)))
         for mode in modes:
             bucket, key = buckets[mode]
             log(f"{mode} …")
@@ -581,11 +593,13 @@ def main(argv=None) -> int:
                 sent_min, sent_max = r["sent"], r["sent_max"]
             elif mode == "open":
                 r = asyncio.run(open_loop(args, f"/api/v1/intake/{bucket.pk}", key,
-                                          Payloads(emails, tag + "o", args.seed + 1)))
+                                          Payloads(emails, tag + "o", args.seed + 1,
+                                                   phone_base(2))))
                 r |= summarize(r.pop("latencies"))
                 sent_min = sent_max = r["sent"]
             else:
-                r = run_batches(args, bucket, key, Payloads(emails, tag + "b", args.seed + 2))
+                r = run_batches(args, bucket, key, Payloads(emails, tag + "b", args.seed + 2,
+                                                        phone_base(3)))
                 sent_min = sent_max = r["sent"]
             r["verify"] = verify(bucket, sent_min, sent_max)
             connections.close_all()
