@@ -262,9 +262,9 @@ def phone(index: int) -> str:
     return f"+1 {AREAS[index % len(AREAS)]} {200 + rest // 10_000:03d} {rest % 10_000:04d}"
 
 
-def phone_base(mode: int) -> int:
-    """Numbers of a run's mode: 10 minutes apart, runs use different ranges."""
-    return int(time.time()) // 600 % 8 * 10_000_000 + mode * 1_000_000
+def phone_base(bucket) -> int:
+    """A million numbers of their own for each bucket (for the last 80 buckets)."""
+    return bucket.pk % 80 * 1_000_000
 
 
 LUA = r"""
@@ -307,7 +307,7 @@ function request()
   else
     local extra = ""
     if r < 0.6 then
-      local index = {PHONE_BASE} + (id - 1) * 100000 + counter
+      local index = {PHONE_BASE} + (id - 1) * 200000 + counter
       local rest = math.floor(index / #areas) % 8000000
       extra = string.format(',"phone":"+1 %d %03d %04d"', areas[(index % #areas) + 1],
                             200 + math.floor(rest / 10000), rest % 10000)
@@ -492,7 +492,7 @@ def summarize(latencies: list[float]) -> dict:
 
 def run_closed(args, home: Path, bucket, key: str, emails: list[str], tag: str) -> dict:
     script = Path(tempfile.mkstemp(suffix=".lua", dir=home)[1])
-    script.write_text(lua_script(key, emails, tag, args.seed, phone_base(1)))
+    script.write_text(lua_script(key, emails, tag, args.seed, phone_base(bucket)))
     url = f"http://127.0.0.1:{args.port}/api/v1/intake/{bucket.pk}"
     cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
            "-s", str(script), url]
@@ -584,7 +584,7 @@ def main(argv=None) -> int:
         log(f"server: leadflow serve --no-worker --workers {args.workers} "
             f"(pid {server.proc.pid}, workers {server.worker_pids()})")
         bucket, key = buckets["warmup"]
-        warm_up(args, bucket, key, Payloads(emails, tag + "w", args.seed, phone_base(0)))
+        warm_up(args, bucket, key, Payloads(emails, tag + "w", args.seed, phone_base(bucket)))
         for mode in modes:
             bucket, key = buckets[mode]
             log(f"{mode} …")
@@ -594,12 +594,12 @@ def main(argv=None) -> int:
             elif mode == "open":
                 r = asyncio.run(open_loop(args, f"/api/v1/intake/{bucket.pk}", key,
                                           Payloads(emails, tag + "o", args.seed + 1,
-                                                   phone_base(2))))
+                                                   phone_base(bucket))))
                 r |= summarize(r.pop("latencies"))
                 sent_min = sent_max = r["sent"]
             else:
                 r = run_batches(args, bucket, key, Payloads(emails, tag + "b", args.seed + 2,
-                                                        phone_base(3)))
+                                                        phone_base(bucket)))
                 sent_min = sent_max = r["sent"]
             r["verify"] = verify(bucket, sent_min, sent_max)
             connections.close_all()
