@@ -7,9 +7,12 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_leads
 BENCH_LEADS ?= 1000000
 BENCH_ARGS ?=
+# The intake benchmark copies bench_leads (or loads) into this database; its name must start with bench_.
+BENCH_INTAKE_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_intake
+BENCH_INTAKE_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-intake install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +43,11 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/leads_api.py --database sqlite --leads $(BENCH_LEADS) $(BENCH_ARGS)
 	$(BIN)/python bench/leads_api.py --database postgres --url $(BENCH_PG_URL) \
 		--leads $(BENCH_LEADS) $(BENCH_ARGS)
+
+bench-intake: $(BIN)/.installed
+	$(BIN)/python bench/intake_http.py --database sqlite --leads $(BENCH_LEADS) $(BENCH_INTAKE_ARGS)
+	$(BIN)/python bench/intake_http.py --database postgres --url $(BENCH_INTAKE_PG_URL) \
+		--leads $(BENCH_LEADS) $(BENCH_INTAKE_ARGS)
 
 clean:
 	rm -rf $(VENV) var
