@@ -33,6 +33,8 @@ def cmd_serve(args) -> int:
     argv = [
         sys.executable, "-m", "gunicorn", "leadflow.wsgi:application",
         "--bind", f"{args.host}:{args.port}", "--workers", workers,
+        # Threads keep client connections alive between requests; sync workers close each.
+        "--worker-class", "gthread", "--threads", "4",
         "--access-logfile", "-", "--timeout", "60",
     ]
     if args.no_worker:

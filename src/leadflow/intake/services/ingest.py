@@ -61,6 +61,26 @@ def first_open_stage(project: Project) -> Stage:
     return found
 
 
+@dataclass
+class Prepared:
+    """What ingest reads and computes before it writes: validated values, keys, first stage."""
+
+    cleaned: dict
+    scope: str
+    keys: list[tuple[str, str]]
+    stage: Stage
+
+
+def prepare(project: Project, data: LeadInput) -> Prepared:
+    """Validate `data` and read what ingest needs, without writing. Raises ValidationFailed.
+    Callers that wrap ingest in a longer transaction call this first, so the transaction (and
+    SQLite's write lock) covers only the writes."""
+    cleaned = validate_input(project, data)
+    settings = SystemSettings.load()
+    keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
+    return Prepared(cleaned, scope_for(project.pk, settings), keys, first_open_stage(project))
+
+
 def ingest(
     project: Project,
     data: LeadInput,
@@ -74,6 +94,7 @@ def ingest(
     reason: str = "",
     batch_id: uuid.UUID | None = None,
     bucket=None,
+    prepared: Prepared | None = None,
 ) -> IngestResult:
     """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
     the lead it duplicates (`reject`), fill that lead's blanks with the new values (`merge`, after
@@ -86,11 +107,10 @@ def ingest(
     Timeline: LEAD_CREATED on the new lead, DUPLICATE_MERGED on a merged-into lead.
     Errors: ValidationFailed (fields), Conflict (no open stage, keys still contended).
     """
-    cleaned = validate_input(project, data)
-    settings = SystemSettings.load()
-    scope = scope_for(project.pk, settings)
-    keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
-    stage = first_open_stage(project)
+    prepared = prepared or prepare(project, data)
+    cleaned, scope, keys, stage = (
+        prepared.cleaned, prepared.scope, prepared.keys, prepared.stage
+    )
     for _attempt in range(ATTEMPTS):
         with transaction.atomic():
             matches = _find_matches(scope, keys)

@@ -17,7 +17,7 @@ from leadflow.intake.models import Bucket, Submission, SubmissionAttempt, Submis
 from leadflow.intake.payload import normalized_values, read_payload
 from leadflow.intake.services.buckets import owner_for
 from leadflow.intake.services.bulk import process_batch
-from leadflow.intake.services.ingest import ingest
+from leadflow.intake.services.ingest import ingest, prepare
 from leadflow.projects.models import Pool
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
@@ -134,21 +134,31 @@ def process_submission(
     seen_status, seen_attempts = submission.status, submission.attempts
     if seen_status == SubmissionStatus.PROCESSED:
         raise Conflict("This submission was processed already.", code="processed")
+    errors = [e.as_dict() for e in payload_errors]
+    prepared = None
+    if not errors:
+        # Validation and reads happen before the transaction, which then holds SQLite's
+        # single write lock only for the writes.
+        try:
+            prepared = prepare(project, data)
+        except ValidationFailed as exc:
+            errors = [e.as_dict() for e in exc.errors]
+        else:
+            pool = Pool.objects.get(project=project, is_default=True)
+            owner = owner_for(bucket, pool)
+            source = submission.source if submission.source_id else bucket.source
     now = timezone.now()
     with transaction.atomic():
         lead = duplicate_of = None
         matched: list[dict] = []
         normalized: dict = {}
-        errors = [e.as_dict() for e in payload_errors]
         if errors:
             status = SubmissionStatus.REJECTED
         else:
-            pool = Pool.objects.get(project=project, is_default=True)
-            source = submission.source if submission.source_id else bucket.source
             try:
                 result = ingest(
-                    project, data, actor=actor, source=source, pool=pool,
-                    owner=owner_for(bucket, pool), bucket=bucket, batch_id=batch_id,
+                    project, data, actor=actor, source=source, pool=pool, owner=owner,
+                    bucket=bucket, batch_id=batch_id, prepared=prepared,
                     reason=f"Submitted to bucket {bucket.name}",
                 )
             except ValidationFailed as exc:
