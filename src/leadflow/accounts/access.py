@@ -63,6 +63,15 @@ def require_admin(actor: Actor) -> None:
         raise PermissionDenied("Only an admin may do this.")
 
 
+def managed_by(actor: Actor, qs, field: str = "project_id"):
+    """`qs` narrowed to the projects `actor` manages; admins and the system see all."""
+    if actor.user is None or actor.user.is_admin:
+        return qs
+    managed = [m.project_id for m in actor.user.memberships_by_project().values()
+               if m.role == Role.MANAGER]
+    return qs.filter(**{f"{field}__in": managed})
+
+
 def can_configure(user) -> bool:
     """Admins and managers of at least one project reach configuration screens."""
     if user.is_admin:
@@ -75,6 +84,7 @@ __all__ = [
     "can_configure",
     "has_grant",
     "is_manager",
+    "managed_by",
     "member_project_ids",
     "membership",
     "require",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from django.http import HttpRequest
@@ -76,15 +75,10 @@ def gated(gate: Gate) -> list:
 ADMINS = gated(_admins)
 CONFIGURERS = gated(_configurers)
 
-ERRORS = {400: dict, 401: dict, 403: dict, 404: dict, 409: dict, 413: dict}
 
 
 def actor_of(request) -> Actor:
     return Actor(request.auth, getattr(request, "channel", "api"))
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def responses(status: int, schema, *errors: int) -> dict:

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from leadflow.accounts import access
-from leadflow.accounts.models import Membership, User
+from leadflow.accounts.models import Membership
 from leadflow.core.actor import Actor
-from leadflow.core.errors import Conflict, ErrorCollector, ValidationFailed
+from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.projects.models import (
     DEFAULT_SOURCES,
     OPEN_STATUSES,
@@ -364,16 +364,3 @@ def update_settings(*, actor: Actor, **changes: Any) -> SystemSettings:
     current.updated_at = timezone.now()
     current.save()
     return current
-
-
-def visible_projects(actor: Actor):
-    if actor.is_admin or actor.user is None:
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=actor.user)
-
-
-def project_users(project: Project):
-    return User.objects.filter(memberships__project=project)
-
-
-__all__ = ["ValidationFailed"]

@@ -129,13 +129,7 @@ def authenticate_bucket(bucket_id: int, raw_key: str | None) -> Bucket | None:
 
 def buckets_visible_to(actor: Actor):
     """Managers and admins see their projects' buckets; agents none."""
-    qs = Bucket.objects.select_related("project", "source")
-    if actor.user is None or actor.user.is_admin:
-        return qs
-    managed = [
-        m.project_id for m in actor.user.memberships_by_project().values() if m.role == "manager"
-    ]
-    return qs.filter(project_id__in=managed)
+    return access.managed_by(actor, Bucket.objects.select_related("project", "source"))
 
 
 def get_bucket_for(actor: Actor, bucket_id: int) -> Bucket:

@@ -111,12 +111,7 @@ def sweep_unchecked_leads(*, limit: int = 500) -> int:
 
 
 def pairs_visible_to(actor: Actor):
-    qs = PossibleDuplicate.objects.select_related("lead_a", "lead_b")
-    if actor.user is None or actor.user.is_admin:
-        return qs
-    managed = [m.project_id for m in actor.user.memberships_by_project().values()
-               if m.role == "manager"]
-    return qs.filter(project_id__in=managed)
+    return access.managed_by(actor, PossibleDuplicate.objects.select_related("lead_a", "lead_b"))
 
 
 def get_pair_for(actor: Actor, pair_id: int) -> PossibleDuplicate:
