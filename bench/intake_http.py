@@ -94,19 +94,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def configure(args) -> Path:
-    home = BENCH_HOME / f"intake-{args.database}"
-    (home / "static").mkdir(parents=True, exist_ok=True)
-    os.environ["LEADFLOW_HOME"] = str(home)
-    os.environ["DEBUG"] = "0"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "leadflow.settings"
-    if args.database == "sqlite":
-        os.environ["DATABASE_URL"] = f"sqlite:///{home / 'leadflow.sqlite3'}"
-    else:
-        name = urlsplit(args.url).path.lstrip("/")
-        if not name.startswith("bench_"):
-            sys.exit(f"refusing to use database '{name}': its name must start with bench_")
-        os.environ["DATABASE_URL"] = args.url
-    return home
+    return leads_api.configure(args, f"intake-{args.database}")
 
 
 def copy_loaded(args, home: Path) -> bool:

@@ -248,9 +248,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def configure(args) -> Path:
-    """Environment for leadflow.settings; must run before Django is imported."""
-    home = BENCH_HOME / args.database
+def configure(args, name: str | None = None) -> Path:
+    """Environment for leadflow.settings under var/bench/<name> (default: the database kind);
+    must run before Django is imported."""
+    home = BENCH_HOME / (name or args.database)
     (home / "static").mkdir(parents=True, exist_ok=True)  # WhiteNoise warns without it
     os.environ["LEADFLOW_HOME"] = str(home)
     os.environ["DEBUG"] = "0"
