@@ -512,3 +512,15 @@ def test_every_submission_received_is_accounted_for(client, monkeypatch):
 
 def _crash(submission, **kwargs):
     raise RuntimeError("worker killed")
+
+
+def test_a_batch_over_one_megabyte_in_all_is_taken_when_each_item_is_under(client):
+    project = make_project()
+    bucket, key = make_bucket(project)
+    note = "x" * 400_000
+    items = [{"name": f"P{i}", "email": f"p{i}@example.com", "note": note} for i in range(3)]
+
+    response = post_intake(client, bucket, key, items, path="/batch")
+
+    assert response.status_code == 201
+    assert Submission.objects.filter(bucket=bucket).count() == 3
