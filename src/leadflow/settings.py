@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "leadflow.projects",
     "leadflow.crm",
     "leadflow.intake",
+    "leadflow.routing",
     "leadflow.timeline",
     "leadflow.web",
 ]

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from leadflow.crm import services
+from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import Lead
 from leadflow.projects.models import Pool
 from tests.factories import (
@@ -84,7 +85,7 @@ def test_filter_by_source(client, team):
     project, manager, _agent = team
     website = source_named(project, "Website")
     manual = make_lead(project)
-    web = services.create_lead(project, services.LeadInput(name="W", email="w@example.com"),
+    web = services.create_lead(project, LeadInput(name="W", email="w@example.com"),
                                actor=SYSTEM, source=website).lead
 
     assert ids(client, manager, source=website.pk) == [web.pk]

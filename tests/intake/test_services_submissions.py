@@ -75,8 +75,9 @@ def test_a_submission_becomes_a_lead_with_the_buckets_attribution():
         {"name": "Ann Lee", "email": "Ann@example.com", "phones": ["+442079460018"],
          "company": "Acme", "source": "Event", "pool": "Default", "stage": "New",
          "owner": agent.email, "bucket": "Spring"},
-    )]
-    assert TimelineEvent.objects.get(lead_id=lead.pk).reason == "Submitted to bucket Spring"
+    ), (TimelineKind.LEAD_ROUTED, None, "intake", None, {"via": "bucket", "to": agent.pk})]
+    created = TimelineEvent.objects.get(lead_id=lead.pk, kind=TimelineKind.LEAD_CREATED)
+    assert created.reason == "Submitted to bucket Spring"
     assert attempts_of(submission) == [("processed", lead.pk, None, "intake")]
 
 

@@ -95,6 +95,8 @@ class Membership(models.Model):
     create_lead = models.BooleanField(default=True)
     manage_leads = models.BooleanField(default=False)
     view_all_leads = models.BooleanField(default=False)
+    # Away members are skipped by automatic routing (and say so on the lead's timeline).
+    away = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -130,3 +132,30 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+class Notification(models.Model):
+    """An in-app message to one user, written in the same transaction as the change it tells
+    of (an outbox row): nothing is lost if a process dies, and the user reads it in the app."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    message = models.CharField(max_length=500)
+    lead_id = models.BigIntegerField(null=True, blank=True)
+    offer_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "created_at", "id"], name="notification_user"),
+            models.Index(fields=["user"], condition=models.Q(read_at__isnull=True),
+                         name="notification_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.user_id}"

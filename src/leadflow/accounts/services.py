@@ -19,7 +19,13 @@ from leadflow.accounts.models import (
     new_secret,
 )
 from leadflow.core.actor import Actor
-from leadflow.core.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
+from leadflow.core.errors import (
+    Conflict,
+    ErrorCollector,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from leadflow.core.normalize import InvalidValue, normalize_email
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -140,3 +146,44 @@ def authenticate_token(raw: str) -> User | None:
         # At most one write a minute per token, not one per request.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+def notify(user_ids, kind: str, message: str, *, project_id: int | None = None,
+           lead_id: int | None = None, offer_id: int | None = None) -> None:
+    """Write in-app notifications (outbox rows) in the caller's transaction."""
+    from leadflow.accounts.models import Notification
+
+    now = timezone.now()
+    Notification.objects.bulk_create([
+        Notification(user_id=user_id, kind=kind, message=message[:500], project_id=project_id,
+                     lead_id=lead_id, offer_id=offer_id, created_at=now)
+        for user_id in dict.fromkeys(u for u in user_ids if u is not None)
+    ])
+
+
+def mark_notifications_read(user, ids: list[int] | None = None) -> int:
+    """Mark the user's notifications read (all unread ones when `ids` is None)."""
+    from leadflow.accounts.models import Notification
+
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())
+
+
+def set_away(project_id: int, user: User, away: bool, *, actor: Actor) -> Membership:
+    """Mark a member away (skipped by automatic routing) or back. Members set their own flag;
+    managers anyone's in their project. Errors: NotFound, PermissionDenied."""
+    access.require_member(actor, project_id)
+    if actor.user != user and not access.is_manager(actor, project_id):
+        raise PermissionDenied("Only a manager may set another member's away flag.")
+    found = Membership.objects.filter(project_id=project_id, user=user).first()
+    if found is None:
+        raise NotFound("That user is not a member of this project.")
+    if found.away != away:
+        found.away = away
+        found.save(update_fields=["away"])
+    return found

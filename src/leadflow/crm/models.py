@@ -15,8 +15,9 @@ MAX_PHONES = 5
 class LeadQuerySet(models.QuerySet):
     def visible_to(self, user, *, now=None) -> LeadQuerySet:
         """Leads `user` may see (DESIGN §2): admins all; managers and `view_all_leads` holders all
-        of their projects; agents their own, those they hold a live claim on, and unassigned
-        leads of their pools. Merged-away leads are history, reached through the survivor."""
+        of their projects; agents their own, those they hold a live claim on, those offered to
+        them now, and unassigned leads of their pools. Merged-away leads are history, reached
+        through the survivor."""
         qs = self.filter(merged_into__isnull=True)
         if user is None or not user.is_authenticated:
             return qs.none()
@@ -27,12 +28,17 @@ class LeadQuerySet(models.QuerySet):
         condition = Q(project_id__in=full) if full else Q(pk__in=[])
         if partial:
             from leadflow.projects.models import Pool
+            from leadflow.routing.models import OfferRecipient, live_recipient_q
 
             my_pools = Pool.members.through.objects.filter(user_id=user.pk).values("pool_id")
+            offered = OfferRecipient.objects.filter(
+                live_recipient_q(now), user_id=user.pk
+            ).values("offer__lead_id")
             condition |= Q(project_id__in=partial) & (
                 Q(owner_id=user.pk)
                 | Q(claimed_by_id=user.pk, claimed_until__gt=now)
                 | (Q(pool_id__in=my_pools) & unassigned_q(now))
+                | (Q(offer_until__gt=now) & Q(pk__in=offered))
             )
         return qs.filter(condition)
 
@@ -57,8 +63,12 @@ def sees_part_of_projects(user) -> bool:
 
 
 def unassigned_q(now) -> Q:
-    """The one unassigned predicate: no owner and no live claim (offers add their clause)."""
-    return Q(owner__isnull=True) & (Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+    """The one unassigned predicate: no owner, no live claim and no live offer."""
+    return (
+        Q(owner__isnull=True)
+        & (Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        & (Q(offer_until__isnull=True) | Q(offer_until__lte=now))
+    )
 
 
 class Lead(models.Model):
@@ -108,6 +118,9 @@ class Lead(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # When the lead's open offer closes its last window (None: no offer). While it is in the
+    # future the lead is not unassigned, whoever owns it.
+    offer_until = models.DateTimeField(null=True, blank=True)
     # pipeline
     stage = models.ForeignKey(
         "projects.Stage", on_delete=models.PROTECT, related_name="+", db_index=False
@@ -138,6 +151,8 @@ class Lead(models.Model):
             models.Index(fields=["source", "created_at", "id"], name="lead_source_created"),
             models.Index(fields=["bucket", "created_at", "id"], name="lead_bucket_created"),
             models.Index(fields=["claimed_by", "claimed_until"], name="lead_claim"),
+            models.Index(fields=["claimed_until"], condition=Q(claimed_until__isnull=False),
+                         name="lead_claim_until"),
             models.Index(fields=["next_call_at", "id"], name="lead_next_call"),
             models.Index(fields=["last_activity_at", "id"], name="lead_last_activity"),
             models.Index(fields=["name", "id"], name="lead_name"),
@@ -157,6 +172,19 @@ class Lead(models.Model):
 
     def live_claim(self, now) -> bool:
         return self.claimed_until is not None and self.claimed_until > now
+
+    def live_offer(self, now) -> bool:
+        return self.offer_until is not None and self.offer_until > now
+
+    def is_unassigned(self, now) -> bool:
+        return self.owner_id is None and not self.live_claim(now) and not self.live_offer(now)
+
+    def is_fresh(self) -> bool:
+        """Assigned and not touched since: what the owner's "Fresh leads" shows."""
+        return self.owner_id is not None and (
+            self.last_activity_at is None
+            or (self.assigned_at is not None and self.last_activity_at < self.assigned_at)
+        )
 
 
 class LeadWord(models.Model):

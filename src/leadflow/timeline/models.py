@@ -19,6 +19,18 @@ class TimelineKind(models.TextChoices):
     POSSIBLE_DUPLICATE_DISMISSED = "POSSIBLE_DUPLICATE_DISMISSED", "Marked not a duplicate"
     STAGE_CHANGED = "STAGE_CHANGED", "Stage changed"
     LEAD_DELETED = "LEAD_DELETED", "Lead deleted"
+    LEAD_ROUTED = "LEAD_ROUTED", "Routed automatically"
+    LEAD_ASSIGNED = "LEAD_ASSIGNED", "Assigned"
+    LEAD_UNASSIGNED = "LEAD_UNASSIGNED", "Unassigned"
+    LEAD_RELEASED = "LEAD_RELEASED", "Handed back to the pool"
+    LEAD_CLAIMED = "LEAD_CLAIMED", "Claimed"
+    OWNERSHIP_TAKEN = "OWNERSHIP_TAKEN", "Ownership taken"
+    CLAIM_LAPSED = "CLAIM_LAPSED", "Claim lapsed"
+    OFFER_MADE = "OFFER_MADE", "Offered"
+    OFFER_ACCEPTED = "OFFER_ACCEPTED", "Offer accepted"
+    OFFER_DECLINED = "OFFER_DECLINED", "Offer declined"
+    OFFER_LAPSED = "OFFER_LAPSED", "Offer lapsed"
+    OFFER_CANCELLED = "OFFER_CANCELLED", "Offer cancelled"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

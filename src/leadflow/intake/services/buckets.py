@@ -137,12 +137,3 @@ def get_bucket_for(actor: Actor, bucket_id: int) -> Bucket:
     if bucket is None:
         raise NotFound("Bucket not found.")
     return bucket
-
-
-def owner_for(bucket: Bucket, pool):
-    """The bucket's default manager owns its leads when they are in the pool."""
-    if bucket.default_manager_id is None:
-        return None
-    if pool.members.filter(pk=bucket.default_manager_id).exists():
-        return bucket.default_manager
-    return None

@@ -18,16 +18,18 @@ from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import Bucket, DuplicateKey, Submission, SubmissionAttempt
 from leadflow.intake.models import SubmissionStatus as S
 from leadflow.intake.payload import normalized_values, read_payload
-from leadflow.intake.services.buckets import owner_for
 from leadflow.intake.services.ingest import (
     created_after,
+    facts_of,
     find_canonical,
     first_open_stage,
     new_lead,
+    routed_owner,
     validate_input,
 )
 from leadflow.intake.tasks import check_possible_duplicates_of
 from leadflow.projects.models import Pool, SystemSettings
+from leadflow.routing.services.router import Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
@@ -46,7 +48,6 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
     settings = SystemSettings.load()
     scope = scope_for(project.pk, settings)
     pool = Pool.objects.get(project=project, is_default=True)
-    owner = owner_for(bucket, pool)
     stage = first_open_stage(project)
     reason = f"Submitted to bucket {bucket.name}"
     now = timezone.now()
@@ -65,14 +66,14 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
         plans.append((row, data, cleaned, errors, keys))
     try:
         with transaction.atomic():
-            _write(plans, bucket=bucket, project=project, scope=scope, pool=pool, owner=owner,
-                   stage=stage, actor=actor, reason=reason, batch_id=batch_id, now=now)
+            _write(plans, bucket=bucket, project=project, scope=scope, pool=pool, stage=stage,
+                   actor=actor, reason=reason, batch_id=batch_id, now=now)
     except KeyRace:
         return False
     return True
 
 
-def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, batch_id, now):
+def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_id, now):
     existing = find_canonical(scope, [k for *_, keys in plans for k in keys])
     existing_leads = {
         lead.pk: lead for lead in Lead.objects.filter(pk__in=set(existing.values()))
@@ -80,6 +81,7 @@ def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, 
     }
     claimed: dict[tuple[str, str], int] = {}  # key → index of the new lead in `new`
     new: list[Lead] = []
+    router, decisions, owners = Router(project.pk), [], {}
     outcomes = []  # (row, status, errors, new index | None, duplicate lead or new index, matched)
     for row, data, cleaned, errors, keys in plans:
         if errors:
@@ -96,7 +98,11 @@ def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, 
         if target is not None:
             outcomes.append((row, S.DUPLICATE, [], None, target, matched, data, cleaned))
             continue
-        new.append(new_lead(project, cleaned, data, source=bucket.source, pool=pool,
+        decision = router.decide(facts_of(cleaned, data, source=bucket.source, bucket=bucket),
+                                 bucket=bucket, source=bucket.source, pool=pool)
+        owner, lead_pool = routed_owner(decision, pool, owners)
+        decisions.append(decision)
+        new.append(new_lead(project, cleaned, data, source=bucket.source, pool=lead_pool,
                             owner=owner, stage=stage, bucket=bucket, now=now))
         for key in keys:
             claimed[key] = len(new) - 1
@@ -109,14 +115,21 @@ def _write(plans, *, bucket, project, scope, pool, owner, stage, actor, reason, 
                                        for (k, v), i in claimed.items()])
     except IntegrityError:
         raise KeyRace
+    router.flush()
     insert_rows(LeadWord, [LeadWord(lead=lead, word=w) for lead in new
                            for w in sorted(words_of(lead.name, lead.company))])
     events = [
         {"kind": TimelineKind.LEAD_CREATED, "actor": actor, "lead": lead, "reason": reason,
          "batch_id": batch_id, "occurred_at": now,
-         "after": created_after(lead, source=bucket.source, pool=pool, stage=stage, owner=owner,
-                                bucket=bucket)}
+         "after": created_after(lead, source=bucket.source, pool=lead.pool, stage=stage,
+                                owner=lead.owner, bucket=bucket)}
         for lead in new
+    ]
+    has_rules = bool(new) and bool(router.rules())
+    events += [
+        {"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead, "after": d.explain,
+         "batch_id": batch_id, "occurred_at": now}
+        for lead, d in zip(new, decisions, strict=True) if d.routed or has_rules
     ]
     attempts, label = [], actor.user.email if actor.user else actor.channel
     for row, status, errors, index, target, matched, data, cleaned in outcomes:

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.crm.contact import LeadInput, clean_contact, require_reachable
@@ -20,6 +21,8 @@ from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
 from leadflow.intake.tasks import check_possible_duplicates
 from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
+from leadflow.routing.services import loads
+from leadflow.routing.services.router import Decision, LeadFacts, Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
@@ -95,6 +98,7 @@ def ingest(
     batch_id: uuid.UUID | None = None,
     bucket=None,
     prepared: Prepared | None = None,
+    route: bool = False,
 ) -> IngestResult:
     """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
     the lead it duplicates (`reject`), fill that lead's blanks with the new values (`merge`, after
@@ -104,7 +108,11 @@ def ingest(
     concurrent caller claims one first, the insert fails, the savepoint rolls back and the
     lookup runs again, so one person never becomes two leads.
 
-    Timeline: LEAD_CREATED on the new lead, DUPLICATE_MERGED on a merged-into lead.
+    With `route` and no `owner`, the router picks the new lead's owner and pool in the creating
+    transaction (direct-to-user, then distribution rules).
+
+    Timeline: LEAD_CREATED (and LEAD_ROUTED when routed) on the new lead, DUPLICATE_MERGED on a
+    merged-into lead.
     Errors: ValidationFailed (fields), Conflict (no open stage, keys still contended).
     """
     prepared = prepared or prepare(project, data)
@@ -128,7 +136,7 @@ def ingest(
                     lead = _create(
                         project, cleaned, data, scope, keys, matches,
                         actor=actor, source=source, pool=pool, owner=owner, stage=stage,
-                        reason=reason, batch_id=batch_id, bucket=bucket,
+                        reason=reason, batch_id=batch_id, bucket=bucket, route=route,
                     )
             except IntegrityError:
                 continue  # a concurrent caller claimed one of the keys first: look again
@@ -168,6 +176,26 @@ def _find_matches(scope: str, keys: list[tuple[str, str]]) -> list[dict]:
         for kind, value in keys
         if (kind, value) in found
     ]
+
+
+def facts_of(cleaned: dict, data: LeadInput, *, source, bucket) -> LeadFacts:
+    """What distribution rules look at in an incoming person."""
+    return LeadFacts(
+        source_id=source.pk, bucket_id=bucket.pk if bucket is not None else None,
+        country=cleaned.get("country", ""), language=cleaned.get("language", ""),
+        custom=dict(data.custom or {}),
+    )
+
+
+def routed_owner(decision: Decision, pool: Pool, owners: dict[int, User]):
+    """The owner and pool a router decision names (`owners` caches users by id)."""
+    if decision.pool is not None:
+        pool = decision.pool
+    if decision.owner_id is None:
+        return None, pool
+    if decision.owner_id not in owners:
+        owners[decision.owner_id] = User.objects.only("email", "name").get(pk=decision.owner_id)
+    return owners[decision.owner_id], pool
 
 
 def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now) -> Lead:
@@ -217,11 +245,21 @@ def created_after(lead: Lead, *, source, pool, stage, owner, bucket) -> dict:
 
 def _create(
     project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
-    batch_id, bucket,
+    batch_id, bucket, route=False,
 ) -> Lead:
+    decision = router = None
+    if route and owner is None:
+        router = Router(project.pk)
+        decision = router.decide(facts_of(cleaned, data, source=source, bucket=bucket),
+                                 bucket=bucket, source=source, pool=pool)
+        owner, pool = routed_owner(decision, pool, {})
     lead = new_lead(project, cleaned, data, source=source, pool=pool, owner=owner, stage=stage,
                     bucket=bucket, now=timezone.now())
     lead.save(force_insert=True)
+    if router is not None:
+        router.flush()
+    elif owner is not None:
+        loads.shift(project.pk, {owner.pk: 1})
     taken = {(m["kind"], m["value"]) for m in matches}
     DuplicateKey.objects.bulk_create(
         [
@@ -237,6 +275,9 @@ def _create(
         TimelineKind.LEAD_CREATED, actor=actor, lead=lead, after=after, reason=reason,
         batch_id=batch_id,
     )
+    if decision is not None and (decision.routed or router.rules()):
+        timeline.record(TimelineKind.LEAD_ROUTED, actor=actor, lead=lead, after=decision.explain,
+                        batch_id=batch_id)
     transaction.on_commit(lambda: check_possible_duplicates(lead.pk))
     return lead
 

@@ -15,7 +15,6 @@ from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, PermissionDenied, ValidationFailed
 from leadflow.intake.models import Bucket, Submission, SubmissionAttempt, SubmissionStatus
 from leadflow.intake.payload import normalized_values, read_payload
-from leadflow.intake.services.buckets import owner_for
 from leadflow.intake.services.bulk import process_batch
 from leadflow.intake.services.ingest import ingest, prepare
 from leadflow.projects.models import Pool
@@ -145,7 +144,6 @@ def process_submission(
             errors = [e.as_dict() for e in exc.errors]
         else:
             pool = Pool.objects.get(project=project, is_default=True)
-            owner = owner_for(bucket, pool)
             source = submission.source if submission.source_id else bucket.source
     now = timezone.now()
     with transaction.atomic():
@@ -157,7 +155,7 @@ def process_submission(
         else:
             try:
                 result = ingest(
-                    project, data, actor=actor, source=source, pool=pool, owner=owner,
+                    project, data, actor=actor, source=source, pool=pool, route=True,
                     bucket=bucket, batch_id=batch_id, prepared=prepared,
                     reason=f"Submitted to bucket {bucket.name}",
                 )

@@ -23,7 +23,16 @@ from leadflow.crm.search import index_words
 from leadflow.intake import services as intake
 from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
-from leadflow.projects.models import Pool, Project, Source, Stage, Status, SystemSettings
+from leadflow.projects.models import (
+    OPEN_STATUSES,
+    Pool,
+    Project,
+    Source,
+    Stage,
+    Status,
+    SystemSettings,
+)
+from leadflow.routing.services import loads
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
@@ -38,9 +47,11 @@ def create_lead(
     owner=None,
     source: Source | None = None,
     on_duplicate: intake.OnDuplicate = "reject",
+    route: bool = True,
 ) -> intake.IngestResult:
     """Create a lead by hand. Agents own what they create; managers choose any owner from the
-    pool (or none). Source defaults to Manual and is stamped for good.
+    pool, or leave it to the distribution rules (`route`; unowned in the default pool when no
+    rule names anyone). Source defaults to Manual and is stamped for good.
 
     A duplicate raises Conflict(code="duplicate", duplicate_of=id) unless the caller chose
     `merge` (fill the existing lead's blanks; needs the right to change it) or `keep_both`.
@@ -65,7 +76,7 @@ def create_lead(
         raise ValidationFailed.one("owner", "not_in_pool", f"{owner} is not in pool {pool}.")
     result = intake.ingest(
         project, data, actor=actor, source=source, pool=pool, owner=owner,
-        on_duplicate=on_duplicate,
+        on_duplicate=on_duplicate, route=manages and owner is None and route,
         merge_check=lambda lead: check_lead_action(actor, lead, "change"),
     )
     if result.lead is None:
@@ -190,6 +201,9 @@ def set_stage(
         )
         if changed != 1:
             raise Conflict("The lead's stage was changed meanwhile; reload and try again.")
+        was_open, is_open = current.status in OPEN_STATUSES, stage.status in OPEN_STATUSES
+        if lead.owner_id is not None and was_open != is_open:
+            loads.shift(lead.project_id, {lead.owner_id: 1 if is_open else -1})
         before = {"stage": current.name, "status": current.status}
         after = {"stage": stage.name, "status": stage.status}
         if new_reason or lead.lost_reason:
@@ -223,6 +237,8 @@ def delete_lead(lead: Lead, *, actor: Actor, reason: str = "") -> None:
             timeline.scrub(old_id)
         Lead.objects.filter(pk__in=history[1:]).update(merged_into=None)
         Lead.objects.filter(pk__in=history[1:]).delete()
+        if lead.status in OPEN_STATUSES:
+            loads.owned_leads_changed(lead.project_id, [lead.owner_id], -1)
         lead.delete()
         lead.pk, lead.project_id = lead_id, project_id
         timeline.record(TimelineKind.LEAD_DELETED, actor=actor, lead=lead, label="",
@@ -260,6 +276,8 @@ def merge_leads(lead: Lead, into: Lead, *, actor: Actor, reason: str = "") -> Le
             if lead.merged_into_id == into.pk:
                 return into
             raise Conflict("One of the leads was merged meanwhile.", code="merged")
+        if lead.status in OPEN_STATUSES:
+            loads.owned_leads_changed(lead.project_id, [lead.owner_id], -1)
         before, after = {}, {}
         for name in ("email", "company", "timezone", "country", "language"):
             if getattr(lead, name) and not getattr(into, name):

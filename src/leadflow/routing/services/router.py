@@ -1,0 +1,261 @@
+"""The router: who owns a new lead, decided inside the transaction that creates (or re-routes)
+it. Direct-to-user first (the bucket's fixed user, then the source's target user), then the
+first active distribution rule whose conditions hold, picking among its pool's members by
+round robin, weighted rotation or least load, skipping away members and members at their cap.
+
+Each decision is explained with compact codes for the timeline:
+    {"via": "rule", "rule": 3, "m": "rr", "cand": [4, 5, 6], "skip": {"5": "away"},
+     "cur": [4, 6], "to": 6}
+`via` is rule | bucket | source | none; `m` rr | w | ll; `skip` codes: away, cap, not_in_pool;
+`cur` is the rotation cursor before and after; `why` says why nobody was picked (no_match,
+no_candidate).
+
+Rotation state is read under a row lock (PostgreSQL `SELECT … FOR UPDATE`; SQLite's write
+transactions are serialized already) and written before the transaction ends, so concurrent
+intakes take turns and the rotation stays fair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.utils import timezone
+
+from leadflow.accounts.models import Membership
+from leadflow.projects.models import Pool
+from leadflow.routing.models import DistributionRule, Method
+from leadflow.routing.services import loads
+
+METHOD_CODES = {Method.ROUND_ROBIN: "rr", Method.WEIGHTED: "w", Method.LEAST_LOADED: "ll"}
+
+
+@dataclass
+class LeadFacts:
+    """What routing conditions look at."""
+
+    source_id: int | None = None
+    bucket_id: int | None = None
+    country: str = ""
+    language: str = ""
+    custom: dict = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    owner_id: int | None
+    pool: Pool | None  # None: the lead keeps the pool it would have had
+    explain: dict
+
+    @property
+    def routed(self) -> bool:
+        return self.explain.get("via") != "none"
+
+
+def rule_matches(rule: DistributionRule, facts: LeadFacts) -> bool:
+    if rule.sources and facts.source_id not in rule.sources:
+        return False
+    if rule.buckets and facts.bucket_id not in rule.buckets:
+        return False
+    if rule.countries and (facts.country or "").upper() not in rule.countries:
+        return False
+    if rule.languages and (facts.language or "").lower() not in rule.languages:
+        return False
+    for name, wanted in (rule.custom or {}).items():
+        value = (facts.custom or {}).get(name)
+        allowed = wanted if isinstance(wanted, list) else [wanted]
+        if value not in allowed:
+            return False
+    return True
+
+
+class Router:
+    """Routing for one project inside one transaction; `decide()` per lead, then `flush()`
+    writes the rotation state and the open-lead counters it changed."""
+
+    def __init__(self, project_id: int):
+        self.project_id = project_id
+        self._rules: list[DistributionRule] | None = None
+        self._locked: dict[int, DistributionRule] = {}
+        self._members: dict[int, list[int]] = {}
+        self._pool_objs: dict[int, Pool] = {}
+        self._away: set[int] | None = None
+        self._loads: dict[int, int] = {}
+        self._loaded_users: set[int] = set()
+        self._deltas: dict[int, int] = {}
+
+    # --- reading --------------------------------------------------------------------------
+
+    def rules(self) -> list[DistributionRule]:
+        if self._rules is None:
+            self._rules = list(
+                DistributionRule.objects.filter(project_id=self.project_id, active=True)
+                .select_related("pool").order_by("position", "id")
+            )
+        return self._rules
+
+    def members(self, pool_id: int) -> list[int]:
+        if pool_id not in self._members:
+            self._members[pool_id] = sorted(
+                Pool.members.through.objects.filter(pool_id=pool_id)
+                .values_list("user_id", flat=True)
+            )
+        return self._members[pool_id]
+
+    def away(self) -> set[int]:
+        if self._away is None:
+            self._away = set(
+                Membership.objects.filter(project_id=self.project_id, away=True)
+                .values_list("user_id", flat=True)
+            )
+        return self._away
+
+    def load(self, user_ids: list[int]) -> dict[int, int]:
+        missing = [u for u in user_ids if u not in self._loaded_users]
+        if missing:
+            self._loads.update(loads.loads_of(self.project_id, missing))
+            self._loaded_users.update(missing)
+        return {u: self._loads.get(u, 0) for u in user_ids}
+
+    def _locked_rule(self, rule: DistributionRule) -> DistributionRule:
+        """The rule with its rotation state read under a row lock (once per transaction)."""
+        if rule.pk not in self._locked:
+            qs = DistributionRule.objects.select_related("pool")
+            if connection.features.has_select_for_update:
+                qs = qs.select_for_update(of=("self",))
+            self._locked[rule.pk] = qs.get(pk=rule.pk)
+        return self._locked[rule.pk]
+
+    # --- deciding -------------------------------------------------------------------------
+
+    def decide(self, facts: LeadFacts, *, bucket=None, source=None, pool: Pool | None = None
+               ) -> Decision:
+        """Who should own a lead with `facts`. `pool` is the pool the lead would otherwise be
+        in (direct-to-user keeps it when the target is a member)."""
+        skipped: dict[str, str] = {}
+        for via, target_id in (("bucket", getattr(bucket, "default_manager_id", None)),
+                               ("source", getattr(source, "target_user_id", None))):
+            if target_id is None:
+                continue
+            target_pool = self._pool_with(target_id, prefer=pool)
+            if target_pool is None:
+                skipped[str(target_id)] = "not_in_pool"
+                continue
+            self._count(target_id)
+            explain = {"via": via, "to": target_id}
+            if skipped:
+                explain["skip"] = skipped
+            return Decision(target_id, target_pool, explain)
+        for rule in self.rules():
+            if rule_matches(rule, facts):
+                return self._by_rule(self._locked_rule(rule), skipped)
+        explain = {"via": "none", "why": "no_match"}
+        if skipped:
+            explain["skip"] = skipped
+        return Decision(None, None, explain)
+
+    def up_next(self, rule: DistributionRule) -> int | None:
+        """Whom `rule` would pick now, without moving its rotation."""
+        candidates, eligible, _skipped = self._eligible(rule)
+        if not eligible:
+            return None
+        chosen, _cursor, _credits = _pick(rule, eligible, self.load(eligible))
+        return chosen
+
+    def _pool_with(self, user_id: int, prefer: Pool | None) -> Pool | None:
+        if prefer is not None and user_id in self.members(prefer.pk):
+            return prefer
+        pools = Pool.objects.filter(project_id=self.project_id, members=user_id)
+        return pools.order_by("-is_default", "name", "id").first()
+
+    def _eligible(self, rule: DistributionRule) -> tuple[list[int], list[int], dict[str, str]]:
+        candidates = self.members(rule.pool_id)
+        away = self.away()
+        current = self.load(candidates)
+        eligible, skipped = [], {}
+        for user_id in candidates:
+            cap = rule.caps.get(str(user_id), rule.agent_cap)
+            if user_id in away:
+                skipped[str(user_id)] = "away"
+            elif cap is not None and current[user_id] >= cap:
+                skipped[str(user_id)] = "cap"
+            else:
+                eligible.append(user_id)
+        return candidates, eligible, skipped
+
+    def _by_rule(self, rule: DistributionRule, skipped: dict[str, str]) -> Decision:
+        candidates, eligible, rule_skipped = self._eligible(rule)
+        skipped = {**skipped, **rule_skipped}
+        explain = {"via": "rule", "rule": rule.pk, "m": METHOD_CODES[rule.method],
+                   "cand": candidates}
+        if skipped:
+            explain["skip"] = skipped
+        if not eligible:
+            explain["why"] = "no_candidate"
+            return Decision(None, rule.pool, explain)
+        before = rule.cursor
+        chosen, rule.cursor, rule.credits = _pick(rule, eligible, self.load(eligible))
+        rule._routing_dirty = True
+        explain["cur"] = [before, rule.cursor]
+        explain["to"] = chosen
+        self._count(chosen)
+        return Decision(chosen, rule.pool, explain)
+
+    def _count(self, user_id: int) -> None:
+        self.load([user_id])
+        self._loads[user_id] = self._loads.get(user_id, 0) + 1
+        self._deltas[user_id] = self._deltas.get(user_id, 0) + 1
+
+    # --- writing --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the rotation state and the counters changed by `decide()`; call inside the
+        transaction that stores the leads."""
+        now = timezone.now()
+        for rule in self._locked.values():
+            if getattr(rule, "_routing_dirty", False):
+                DistributionRule.objects.filter(pk=rule.pk).update(
+                    cursor=rule.cursor, credits=rule.credits, updated_at=now
+                )
+                rule._routing_dirty = False
+        if self._deltas:
+            loads.shift(self.project_id, self._deltas)
+            self._deltas = {}
+
+    def forget(self) -> None:
+        """Drop what `decide()` changed (the transaction rolled back)."""
+        self._locked.clear()
+        self._loads.clear()
+        self._loaded_users.clear()
+        self._deltas = {}
+
+
+def _after(order: list[int], cursor: int | None) -> list[int]:
+    """`order` rotated to start after `cursor`."""
+    if cursor is None:
+        return order
+    later = [u for u in order if u > cursor]
+    return later + [u for u in order if u <= cursor]
+
+
+def _pick(rule: DistributionRule, eligible: list[int], current: dict[int, int]
+          ) -> tuple[int, int | None, dict]:
+    """(chosen user, new cursor, new credits) for a non-empty `eligible` list."""
+    if rule.method == Method.WEIGHTED:
+        weights = {u: max(int(rule.weights.get(str(u), 1)), 0) for u in eligible}
+        if not any(weights.values()):
+            weights = dict.fromkeys(eligible, 1)
+        credits = dict(rule.credits or {})
+        total = sum(weights.values())
+        best = None
+        for user_id in _after(eligible, rule.cursor):
+            credits[str(user_id)] = credits.get(str(user_id), 0) + weights[user_id]
+            if best is None or credits[str(user_id)] > credits[str(best)]:
+                best = user_id
+        credits[str(best)] -= total
+        return best, best, credits
+    if rule.method == Method.LEAST_LOADED:
+        lowest = min(current[u] for u in eligible)
+        chosen = next(u for u in _after(eligible, rule.cursor) if current[u] == lowest)
+        return chosen, chosen, rule.credits
+    chosen = _after(eligible, rule.cursor)[0]
+    return chosen, chosen, rule.credits
