@@ -94,12 +94,14 @@ def _routers() -> None:
     from leadflow.accounts.api import router as accounts_router
     from leadflow.crm.api import router as crm_router
     from leadflow.intake.api import router as intake_router
+    from leadflow.jobs.api import router as jobs_router
     from leadflow.projects.api import router as projects_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", projects_router)
     api.add_router("/", crm_router)
     api.add_router("/", intake_router)
+    api.add_router("/", jobs_router)
 
 
 _routers()

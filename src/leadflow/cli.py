@@ -143,9 +143,9 @@ def cmd_token(args) -> int:
 
 def cmd_sweep(args) -> int:
     _setup()
-    from leadflow.sweeps import run_sweeps
+    from leadflow.sweeps import run_hourly_sweeps, run_sweeps
 
-    counts = run_sweeps()
+    counts = run_sweeps() | run_hourly_sweeps()
     print(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))
     return 0
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "leadflow.crm",
     "leadflow.intake",
     "leadflow.routing",
+    "leadflow.jobs",
     "leadflow.timeline",
     "leadflow.web",
 ]

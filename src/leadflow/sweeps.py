@@ -9,10 +9,22 @@ def run_sweeps() -> dict[str, int]:
     from leadflow.intake.services.duplicates import sweep_unchecked_leads
     from leadflow.intake.services.submissions import sweep_new_submissions
     from leadflow.intake.services.webforms import forget_old_counters
+    from leadflow.jobs.services import resume_stalled_jobs
+    from leadflow.routing.services.sweeps import lapse_claims, lapse_offers
 
     optimize_database()
     return {
         "submissions_processed": sweep_new_submissions(),
         "leads_checked_for_duplicates": sweep_unchecked_leads(),
         "rate_counters_forgotten": forget_old_counters(),
+        "claims_lapsed": lapse_claims(),
+        "offers_lapsed": lapse_offers(),
+        "jobs_resumed": resume_stalled_jobs(),
     }
+
+
+def run_hourly_sweeps() -> dict[str, int]:
+    """Heavier checks: recount the open-lead counters routing reads."""
+    from leadflow.routing.services.loads import recount
+
+    return {"load_counters_fixed": recount()}

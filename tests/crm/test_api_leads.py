@@ -25,6 +25,8 @@ LEAD_KEYS = {
     "source", "bucket", "bucket_label", "affiliate_id", "utm", "stage", "status", "lost_reason",
     "owner", "pool", "claimed_by", "claimed_until", "original_owner", "tags", "next_call_at",
     "last_activity_at", "retired", "list", "client", "custom", "created_at", "updated_at",
+    # beyond DESIGN §4
+    "assigned_at", "offered_until",
 }
 
 

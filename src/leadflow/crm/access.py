@@ -59,3 +59,34 @@ def check_lead_action(actor: Actor, lead: Lead, action: LeadAction) -> None:
         raise PermissionDenied(messages.get(action, "Not allowed."))
 
 
+
+
+def offers_for_recipient(actor: Actor, *, live: bool = False):
+    """Offers `actor` is a recipient of; `live`: those whose window is open for them now."""
+    from django.utils import timezone
+
+    from leadflow.routing.models import Offer, OfferRecipient, live_recipient_q
+
+    mine = OfferRecipient.objects.filter(user_id=actor.user.pk if actor.user else None)
+    if live:
+        mine = mine.filter(live_recipient_q(timezone.now()))
+    return Offer.objects.filter(pk__in=mine.values("offer_id"))
+
+
+def get_offer_for(actor: Actor, offer_id: int):
+    """An offer the actor received, or one of a lead they manage; otherwise NotFound."""
+    from leadflow.routing.models import Offer
+
+    offer = Offer.objects.select_related("lead").filter(pk=offer_id).first() if isinstance(
+        offer_id, int) else None
+    if offer is None:
+        raise NotFound("Offer not found.")
+    user_id = actor.user.pk if actor.user else None
+    if is_manager(actor, offer.project_id) and (
+        actor.user is None or actor.user.is_admin
+        or offer.project_id in actor.user.memberships_by_project()
+    ):
+        return offer
+    if offer.recipients.filter(user_id=user_id).exists():
+        return offer
+    raise NotFound("Offer not found.")

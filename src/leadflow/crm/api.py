@@ -1,19 +1,27 @@
-"""REST routes of leads: list, create, read, edit, delete, stage, timeline."""
+"""REST routes of leads: list, create, read, edit, delete, stage, timeline, merge; ownership
+(assign, unassign, release, claim, take ownership, route, next from a pool, bulk) and offers."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 
 from leadflow.accounts.models import User
 from leadflow.core.api import DbId, actor_of, responses
 from leadflow.core.errors import NotFound, ValidationFailed
 from leadflow.core.pagination import check_limit, paginate
 from leadflow.crm import services
-from leadflow.crm.access import get_lead_for, leads_visible_to
+from leadflow.crm.access import (
+    get_lead_for,
+    get_offer_for,
+    leads_visible_to,
+    offers_for_recipient,
+)
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.filters import (
     ORDERINGS,
@@ -24,13 +32,16 @@ from leadflow.crm.filters import (
 )
 from leadflow.crm.models import sees_part_of_projects
 from leadflow.crm.schemas import EventPage, LeadIn, LeadOut, LeadPage, LeadPatch, StageIn
-from leadflow.crm.selectors import event_out, lead_out, timeline_for
+from leadflow.crm.selectors import OFFER_ORDER, event_out, lead_out, offer_out, timeline_for
+from leadflow.crm.services import ownership
 from leadflow.projects.access import (
+    get_pool_for,
     get_source_for,
     get_stage_for,
     project_for_new_lead,
     projects_visible_to,
 )
+from leadflow.routing.models import Offer
 
 router = Router(tags=["leads"])
 
@@ -171,3 +182,235 @@ def merge_lead(request, lead_id: DbId, payload: MergeIn):
     into = get_lead_for(actor, payload.into, "manage")
     lead = get_lead_for(actor, lead_id, "manage", merged_into=into)
     return lead_out(services.merge_leads(lead, into, actor=actor))
+
+
+# --- ownership ------------------------------------------------------------------------------
+
+
+class AssignIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    pool: DbId | None = None
+    owner: DbId | None = None
+    note: str = ""
+
+
+class ReasonIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = ""
+
+
+@router.post("/leads/{lead_id}/assign", response=responses(200, LeadOut, 400, 401, 403, 404, 409))
+def assign_lead(request, lead_id: int, payload: AssignIn):
+    actor = actor_of(request)
+    lead = get_lead_for(actor, lead_id, "manage")
+    given = payload.model_fields_set
+    pool = None
+    if payload.pool is not None:
+        try:
+            pool = get_pool_for(actor, payload.pool)
+        except NotFound:
+            raise ValidationFailed.one("pool", "invalid", f"No pool {payload.pool}.")
+    owner = _user(payload.owner, "owner") if "owner" in given else ownership.UNSET
+    return lead_out(services.assign(lead, actor=actor, pool=pool, owner=owner,
+                                    note=payload.note))
+
+
+@router.post("/leads/{lead_id}/unassign",
+             response=responses(200, LeadOut, 400, 401, 403, 404, 409))
+def unassign_lead(request, lead_id: int, payload: ReasonIn | None = None):
+    actor = actor_of(request)
+    lead = get_lead_for(actor, lead_id, "manage")
+    return lead_out(services.unassign(lead, actor=actor, reason=payload.reason if payload else ""))
+
+
+@router.post("/leads/{lead_id}/release", response=responses(200, LeadOut, 400, 401, 403, 404, 409))
+def release_lead(request, lead_id: int, payload: ReasonIn | None = None):
+    actor = actor_of(request)
+    lead = get_lead_for(actor, lead_id, "view")
+    return lead_out(services.release(lead, actor=actor, reason=payload.reason if payload else ""))
+
+
+@router.post("/leads/{lead_id}/claim", response=responses(200, LeadOut, 401, 403, 404, 409))
+def claim_lead(request, lead_id: int):
+    actor = actor_of(request)
+    return lead_out(services.claim(get_lead_for(actor, lead_id, "view"), actor=actor))
+
+
+@router.post("/leads/{lead_id}/take-ownership",
+             response=responses(200, LeadOut, 401, 403, 404, 409))
+def take_ownership(request, lead_id: int):
+    actor = actor_of(request)
+    return lead_out(services.take_ownership(get_lead_for(actor, lead_id, "view"), actor=actor))
+
+
+@router.post("/leads/{lead_id}/route", response=responses(200, LeadOut, 401, 403, 404, 409))
+def route_lead(request, lead_id: int):
+    actor = actor_of(request)
+    return lead_out(services.route_lead(get_lead_for(actor, lead_id, "manage"), actor=actor))
+
+
+@router.post("/pools/{pool_id}/next", response=responses(200, LeadOut, 401, 403, 404))
+def next_from_pool(request, pool_id: int):
+    actor = actor_of(request)
+    return lead_out(services.next_from_pool(get_pool_for(actor, pool_id), actor=actor))
+
+
+class BulkIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    ids: list[DbId] | None = None
+    filter: dict[str, Any] | None = None
+    params: dict[str, Any] = {}
+
+
+class BulkOut(Schema):
+    done: int
+    skipped: int
+    errors: list[dict[str, Any]]
+
+
+class JobRef(Schema):
+    job: int
+
+
+@router.post("/leads/bulk", response=responses(200, BulkOut, 400, 401, 403, 404) | {202: JobRef})
+def bulk_leads(request, payload: BulkIn):
+    actor = actor_of(request)
+    if (payload.ids is None) == (payload.filter is None):
+        raise ValidationFailed.one("ids", "required", "Give either `ids` or `filter`.")
+    if payload.action not in ownership.BULK_ACTIONS:
+        raise ValidationFailed.one("action", "invalid", "Action must be one of: "
+                                   f"{', '.join(ownership.BULK_ACTIONS)}.")
+    if payload.ids is not None:
+        ids = list(dict.fromkeys(payload.ids))
+        if len(ids) > ownership.BULK_LIMIT:
+            raise ValidationFailed.one("ids", "too_many",
+                                       f"At most {ownership.BULK_LIMIT} ids; use a filter.")
+        found = {lead.pk: lead for lead in leads_visible_to(actor).select_related(
+            "project", "pool", "source", "bucket", "stage").filter(pk__in=ids)}
+        leads = [found[i] for i in ids if i in found]
+        result = services.bulk_leads(payload.action, leads, payload.params, actor=actor)
+        result["errors"] = [{"lead": i, "code": "not_found", "detail": "Lead not found."}
+                            for i in ids if i not in found] + result["errors"]
+        return result
+    filters = _bulk_filters(payload.filter)
+    job = services.start_bulk_job(payload.action, filters, payload.params, actor=actor)
+    if job is None:
+        qs = apply_lead_filters(leads_visible_to(actor), filters)
+        leads = list(qs.select_related("project", "pool", "source", "bucket", "stage")
+                     .order_by("pk")[: ownership.BULK_LIMIT])
+        return services.bulk_leads(payload.action, leads, payload.params, actor=actor)
+    return Status(202, {"job": job.pk})
+
+
+def _bulk_filters(values: dict) -> LeadFilters:
+    names = set(LeadFilters.names())
+    unknown = set(values) - names
+    if unknown:
+        raise ValidationFailed.one("filter", "unknown_field",
+                                   f"Unknown filters: {', '.join(sorted(unknown))}.")
+    try:
+        filters = LeadFilters(**{k: v for k, v in LeadQuery(**values).dict().items()
+                                 if k in names})
+    except PydanticValidationError as exc:
+        raise ValidationFailed.one("filter", "invalid", str(exc.errors()[0]["msg"]))
+    check_filters(filters)
+    return filters
+
+
+# --- offers ---------------------------------------------------------------------------------
+
+
+class OfferIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    recipients: list[DbId] = []
+    offices: list[DbId] = []
+    groups: list[DbId] = []
+    mode: str = "all"
+    acceptance_minutes: int | None = None
+    keep_original_owner: bool = False
+    note: str = ""
+
+
+class RecipientOut(Schema):
+    user: int
+    state: str
+    window_starts_at: datetime
+    window_ends_at: datetime
+
+
+class OfferOut(Schema):
+    id: int
+    lead: int
+    status: str
+    mode: str
+    recipients: list[RecipientOut]
+    acceptance_minutes: int
+    keep_original_owner: bool
+    note: str
+    created_by: int | None
+    created_at: datetime
+    ends_at: datetime
+    accepted_by: int | None
+
+
+class OfferPage(Schema):
+    items: list[OfferOut]
+    next_cursor: str | None
+
+
+@router.post("/leads/{lead_id}/offers", response=responses(201, OfferOut, 400, 401, 403, 404, 409))
+def make_offer(request, lead_id: int, payload: OfferIn):
+    actor = actor_of(request)
+    lead = get_lead_for(actor, lead_id, "manage")
+    offer = services.make_offer(lead, actor=actor, **payload.dict())
+    return Status(201, offer_out(offer))
+
+
+@router.get("/leads/{lead_id}/offers", response=responses(200, OfferPage, 400, 401, 403, 404))
+def lead_offers(request, lead_id: int, limit: int | None = None, cursor: str | None = None):
+    actor = actor_of(request)
+    lead = get_lead_for(actor, lead_id, "manage")
+    rows, next_cursor = paginate(Offer.objects.filter(lead=lead), OFFER_ORDER,
+                                 limit=check_limit(limit), cursor=cursor)
+    return {"items": [offer_out(o) for o in rows], "next_cursor": next_cursor}
+
+
+@router.get("/offers", response=responses(200, OfferPage, 400, 401))
+def my_offers(request, live: bool | None = None, limit: int | None = None,
+              cursor: str | None = None):
+    """Offers the caller is a recipient of, newest first; `live=true`: only those they can
+    answer now."""
+    actor = actor_of(request)
+    rows, next_cursor = paginate(offers_for_recipient(actor, live=bool(live)), OFFER_ORDER,
+                                 limit=check_limit(limit), cursor=cursor)
+    return {"items": [offer_out(o) for o in rows], "next_cursor": next_cursor}
+
+
+@router.get("/offers/{offer_id}", response=responses(200, OfferOut, 401, 404))
+def get_offer(request, offer_id: int):
+    return offer_out(get_offer_for(actor_of(request), offer_id))
+
+
+@router.post("/offers/{offer_id}/accept", response=responses(200, LeadOut, 401, 404, 409))
+def accept_offer(request, offer_id: int):
+    actor = actor_of(request)
+    return lead_out(services.accept_offer(get_offer_for(actor, offer_id), actor=actor))
+
+
+@router.post("/offers/{offer_id}/decline", response=responses(200, OfferOut, 400, 401, 404, 409))
+def decline_offer(request, offer_id: int, payload: ReasonIn | None = None):
+    actor = actor_of(request)
+    offer = services.decline_offer(get_offer_for(actor, offer_id), actor=actor,
+                                   reason=payload.reason if payload else "")
+    return offer_out(offer)
+
+
+@router.post("/offers/{offer_id}/cancel", response=responses(200, OfferOut, 401, 403, 404, 409))
+def cancel_offer(request, offer_id: int):
+    actor = actor_of(request)
+    return offer_out(services.cancel_offer(get_offer_for(actor, offer_id), actor=actor))

@@ -74,6 +74,8 @@ class LeadOut(Schema):
     claimed_by: int | None
     claimed_until: datetime | None
     original_owner: int | None
+    assigned_at: datetime | None
+    offered_until: datetime | None
     tags: list[str]
     next_call_at: datetime | None
     last_activity_at: datetime | None

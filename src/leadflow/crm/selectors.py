@@ -28,7 +28,8 @@ def timeline_for(lead: Lead, *, limit: int, cursor: str | None):
 
 
 def lead_out(lead: Lead, now=None) -> dict:
-    """The API shape of a lead (DESIGN §4). A lapsed claim reads as no claim."""
+    """The API shape of a lead (DESIGN §4, plus `assigned_at` and `offered_until`). A lapsed
+    claim or offer reads as none."""
     now = now or timezone.now()
     live = lead.claimed_until is not None and lead.claimed_until > now
     return {
@@ -54,6 +55,8 @@ def lead_out(lead: Lead, now=None) -> dict:
         "claimed_by": lead.claimed_by_id if live else None,
         "claimed_until": lead.claimed_until if live else None,
         "original_owner": lead.original_owner_id,
+        "assigned_at": lead.assigned_at,
+        "offered_until": lead.offer_until if lead.live_offer(now) else None,
         "tags": [],
         "next_call_at": lead.next_call_at,
         "last_activity_at": lead.last_activity_at,
@@ -78,4 +81,33 @@ def event_out(event: TimelineEvent) -> dict:
         "after": event.after,
         "reason": event.reason,
         "batch_id": str(event.batch_id) if event.batch_id else None,
+    }
+
+
+OFFER_ORDER = Ordering("created_at", True, kind="datetime")
+
+
+def offer_out(offer, now=None) -> dict:
+    """The API shape of an offer; statuses and recipient states as of now."""
+    now = now or timezone.now()
+    recipients = list(offer.recipients.all())
+    for recipient in recipients:
+        recipient.offer = offer
+    return {
+        "id": offer.pk,
+        "lead": offer.lead_id,
+        "status": offer.effective_status(now),
+        "mode": offer.mode,
+        "recipients": [
+            {"user": r.user_id, "state": r.state(now), "window_starts_at": r.window_starts_at,
+             "window_ends_at": r.window_ends_at}
+            for r in recipients
+        ],
+        "acceptance_minutes": offer.acceptance_minutes,
+        "keep_original_owner": offer.keep_original_owner,
+        "note": offer.note,
+        "created_by": offer.created_by_id,
+        "created_at": offer.created_at,
+        "ends_at": offer.ends_at,
+        "accepted_by": offer.accepted_by_id,
     }

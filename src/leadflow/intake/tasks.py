@@ -28,3 +28,10 @@ def sweep() -> None:
     from leadflow.sweeps import run_sweeps
 
     run_sweeps()
+
+
+@db_periodic_task(crontab(minute="17"))
+def hourly_sweep() -> None:
+    from leadflow.sweeps import run_hourly_sweeps
+
+    run_hourly_sweeps()

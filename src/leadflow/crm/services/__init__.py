@@ -22,6 +22,7 @@ from leadflow.crm.services.ownership import (
     next_from_pool,
     release,
     route_lead,
+    start_bulk_job,
     take_ownership,
     unassign,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "release",
     "route_lead",
     "set_stage",
+    "start_bulk_job",
     "take_ownership",
     "unassign",
     "update_lead",

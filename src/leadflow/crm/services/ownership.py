@@ -7,6 +7,7 @@ somebody else also holds. Open-lead counters move in the same transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from leadflow.core.errors import (
 )
 from leadflow.crm.access import check_lead_action, is_manager
 from leadflow.crm.models import Lead, unassigned_q
+from leadflow.jobs.services import register as register_job
 from leadflow.projects.models import OPEN_STATUSES, Pool, SystemSettings
 from leadflow.routing.models import Offer, OfferStatus
 from leadflow.routing.services import loads
@@ -346,3 +348,46 @@ def _bulk_assign_args(leads: list[Lead], params: dict, actor: Actor) -> dict:
     if "pool" not in args and "owner" not in args:
         raise ValidationFailed.one("params", "required", "Give a pool, an owner, or both.")
     return args
+
+
+# --- bulk over a filter, as a job -----------------------------------------------------------
+
+JOB_CHUNK = 200
+
+
+def start_bulk_job(action: str, filters, params: dict, *, actor: Actor):
+    """For a filter matching more than BULK_LIMIT leads, store a job that applies `action` to
+    them in chunks (by lead id, so a resumed job goes on where it stopped); None when the
+    filter matches few enough leads to answer at once. Errors: ValidationFailed."""
+    from leadflow.crm.access import leads_visible_to
+    from leadflow.crm.filters import apply_lead_filters
+    from leadflow.jobs.services import start_job
+
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed.one("action", "invalid",
+                                   f"Action must be one of: {', '.join(BULK_ACTIONS)}.")
+    qs = apply_lead_filters(leads_visible_to(actor), filters)
+    if qs.order_by().values("pk")[:BULK_LIMIT + 1].count() <= BULK_LIMIT:
+        return None
+    stored = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+              for k, v in dataclasses.asdict(filters).items() if v is not None}
+    return start_job("bulk_leads", {"action": action, "filter": stored, "params": params or {}},
+                     actor=actor, project_id=filters.project)
+
+
+@register_job("bulk_leads")
+def _bulk_step(job, actor: Actor):
+    from leadflow.crm.access import leads_visible_to
+    from leadflow.crm.filters import LeadFilters, apply_lead_filters
+
+    filters = LeadFilters(**job.params["filter"])
+    qs = apply_lead_filters(leads_visible_to(actor), filters)
+    if job.cursor is not None:
+        qs = qs.filter(pk__gt=job.cursor)
+    chunk = list(qs.select_related("project", "pool", "source", "bucket", "stage")
+                 .order_by("pk")[:JOB_CHUNK])
+    result = bulk_leads(job.params["action"], chunk, job.params["params"], actor=actor)
+    cursor = chunk[-1].pk if len(chunk) == JOB_CHUNK else None
+    counts = {"done": result["done"], "skipped": result["skipped"],
+              "errors": len(result["errors"])}
+    return cursor, counts, len(chunk), result["errors"]
