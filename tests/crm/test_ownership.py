@@ -206,7 +206,7 @@ def test_a_claim_holds_the_lead_for_the_window_then_it_lapses_by_itself(client):
     assert response.json()["claimed_until"].startswith("2030-05-02T08:00:00")
     assert response.json()["owner"] is None
     assert again.status_code == 409
-    assert other.status_code == 404  # a claimed lead is no longer in the other agent's view
+    assert other.status_code == 409  # a pool member who lost the race hears why
 
     with time_machine.travel(T0 + timedelta(hours=24, seconds=1), tick=False):
         assert Lead.objects.unassigned().filter(pk=lead.pk).exists()
@@ -242,7 +242,7 @@ def test_the_claimant_takes_ownership_within_the_window(client):
     other = post(client, w.other_agent, f"/api/v1/leads/{lead.pk}/take-ownership")
     response = post(client, w.agent, f"/api/v1/leads/{lead.pk}/take-ownership")
 
-    assert other.status_code == 404
+    assert other.status_code == 409
     assert response.status_code == 200
     body = response.json()
     assert (body["owner"], body["claimed_by"], body["original_owner"]) == (
@@ -261,6 +261,15 @@ def test_take_ownership_after_the_window_is_refused(client):
 
     assert response.status_code == 409
     assert Lead.objects.get(pk=lead.pk).owner_id is None
+
+
+def test_a_claimed_lead_stays_hidden_from_other_agents_outside_claiming(client):
+    w = World()
+    lead = make_lead(w.project)
+    post(client, w.agent, f"/api/v1/leads/{lead.pk}/claim")
+
+    assert client.get(f"/api/v1/leads/{lead.pk}", **auth(w.other_agent)).status_code == 404
+    assert post(client, w.outsider, f"/api/v1/leads/{lead.pk}/claim").status_code == 404
 
 
 def test_only_members_of_the_leads_pool_may_claim(client):

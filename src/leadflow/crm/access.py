@@ -90,3 +90,19 @@ def get_offer_for(actor: Actor, offer_id: int):
     if offer.recipients.filter(user_id=user_id).exists():
         return offer
     raise NotFound("Offer not found.")
+
+
+def get_lead_in_my_pools(actor: Actor, lead_id: int) -> Lead:
+    """For claim and take-ownership: a visible lead, or any lead of a pool the actor belongs
+    to, so that a pool member who lost a race for it hears 409, not 404."""
+    try:
+        return get_lead_for(actor, lead_id, "view")
+    except NotFound:
+        lead = None
+        if actor.user is not None and isinstance(lead_id, int):
+            lead = (Lead.objects.select_related("project", "stage", "source")
+                    .filter(pk=lead_id, merged_into__isnull=True, pool__members=actor.user)
+                    .first())
+        if lead is None:
+            raise
+        return lead

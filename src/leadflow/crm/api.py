@@ -18,6 +18,7 @@ from leadflow.core.pagination import check_limit, paginate
 from leadflow.crm import services
 from leadflow.crm.access import (
     get_lead_for,
+    get_lead_in_my_pools,
     get_offer_for,
     leads_visible_to,
     offers_for_recipient,
@@ -235,14 +236,14 @@ def release_lead(request, lead_id: int, payload: ReasonIn | None = None):
 @router.post("/leads/{lead_id}/claim", response=responses(200, LeadOut, 401, 403, 404, 409))
 def claim_lead(request, lead_id: int):
     actor = actor_of(request)
-    return lead_out(services.claim(get_lead_for(actor, lead_id, "view"), actor=actor))
+    return lead_out(services.claim(get_lead_in_my_pools(actor, lead_id), actor=actor))
 
 
 @router.post("/leads/{lead_id}/take-ownership",
              response=responses(200, LeadOut, 401, 403, 404, 409))
 def take_ownership(request, lead_id: int):
     actor = actor_of(request)
-    return lead_out(services.take_ownership(get_lead_for(actor, lead_id, "view"), actor=actor))
+    return lead_out(services.take_ownership(get_lead_in_my_pools(actor, lead_id), actor=actor))
 
 
 @router.post("/leads/{lead_id}/route", response=responses(200, LeadOut, 401, 403, 404, 409))
