@@ -12,7 +12,7 @@ BENCH_INTAKE_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_intake
 BENCH_INTAKE_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
-.PHONY: run test test-sqlite test-postgres lint bench bench-intake install clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-intake bench-routing install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ bench-intake: $(BIN)/.installed
 	$(BIN)/python bench/intake_http.py --database sqlite --leads $(BENCH_LEADS) $(BENCH_INTAKE_ARGS)
 	$(BIN)/python bench/intake_http.py --database postgres --url $(BENCH_INTAKE_PG_URL) \
 		--leads $(BENCH_LEADS) $(BENCH_INTAKE_ARGS)
+
+# The routing benchmark recreates this database each run; its name must start with bench_.
+BENCH_ROUTING_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_routing
+
+bench-routing: $(BIN)/.installed
+	$(BIN)/python bench/routing.py --database sqlite
+	$(BIN)/python bench/routing.py --database postgres --url $(BENCH_ROUTING_PG_URL)
 
 clean:
 	rm -rf $(VENV) var

@@ -81,7 +81,7 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
     }
     claimed: dict[tuple[str, str], int] = {}  # key → index of the new lead in `new`
     new: list[Lead] = []
-    router, decisions, owners = Router(project.pk), [], {}
+    router, decisions = Router(project.pk), []
     outcomes = []  # (row, status, errors, new index | None, duplicate lead or new index, matched)
     for row, data, cleaned, errors, keys in plans:
         if errors:
@@ -100,7 +100,7 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
             continue
         decision = router.decide(facts_of(cleaned, data, source=bucket.source, bucket=bucket),
                                  bucket=bucket, source=bucket.source, pool=pool)
-        owner, lead_pool = routed_owner(decision, pool, owners)
+        owner, lead_pool = routed_owner(decision, pool, router)
         decisions.append(decision)
         new.append(new_lead(project, cleaned, data, source=bucket.source, pool=lead_pool,
                             owner=owner, stage=stage, bucket=bucket, now=now))

@@ -187,15 +187,14 @@ def facts_of(cleaned: dict, data: LeadInput, *, source, bucket) -> LeadFacts:
     )
 
 
-def routed_owner(decision: Decision, pool: Pool, owners: dict[int, User]):
-    """The owner and pool a router decision names (`owners` caches users by id)."""
+def routed_owner(decision: Decision, pool: Pool, router: Router):
+    """The owner (a User carrying its id and e-mail, enough to store and describe the lead)
+    and the pool a router decision names."""
     if decision.pool is not None:
         pool = decision.pool
     if decision.owner_id is None:
         return None, pool
-    if decision.owner_id not in owners:
-        owners[decision.owner_id] = User.objects.only("email", "name").get(pk=decision.owner_id)
-    return owners[decision.owner_id], pool
+    return User(pk=decision.owner_id, email=router.emails.get(decision.owner_id, "")), pool
 
 
 def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now) -> Lead:
@@ -252,7 +251,7 @@ def _create(
         router = Router(project.pk)
         decision = router.decide(facts_of(cleaned, data, source=source, bucket=bucket),
                                  bucket=bucket, source=source, pool=pool)
-        owner, pool = routed_owner(decision, pool, {})
+        owner, pool = routed_owner(decision, pool, router)
     lead = new_lead(project, cleaned, data, source=source, pool=pool, owner=owner, stage=stage,
                     bucket=bucket, now=timezone.now())
     lead.save(force_insert=True)

@@ -77,8 +77,8 @@ class Router:
         self._rules: list[DistributionRule] | None = None
         self._locked: dict[int, DistributionRule] = {}
         self._members: dict[int, list[int]] = {}
-        self._pool_objs: dict[int, Pool] = {}
-        self._away: set[int] | None = None
+        self._away: set[int] = set()
+        self.emails: dict[int, str] = {}
         self._loads: dict[int, int] = {}
         self._loaded_users: set[int] = set()
         self._deltas: dict[int, int] = {}
@@ -94,19 +94,21 @@ class Router:
         return self._rules
 
     def members(self, pool_id: int) -> list[int]:
+        """The pool's members by id; their away flags and e-mails come with the same query."""
         if pool_id not in self._members:
-            self._members[pool_id] = sorted(
-                Pool.members.through.objects.filter(pool_id=pool_id)
-                .values_list("user_id", flat=True)
-            )
+            rows = Membership.objects.filter(
+                project_id=self.project_id, user__pools=pool_id
+            ).values_list("user_id", "away", "user__email")
+            ids = []
+            for user_id, away, email in rows:
+                ids.append(user_id)
+                self.emails[user_id] = email
+                if away:
+                    self._away.add(user_id)
+            self._members[pool_id] = sorted(ids)
         return self._members[pool_id]
 
     def away(self) -> set[int]:
-        if self._away is None:
-            self._away = set(
-                Membership.objects.filter(project_id=self.project_id, away=True)
-                .values_list("user_id", flat=True)
-            )
         return self._away
 
     def load(self, user_ids: list[int]) -> dict[int, int]:
@@ -119,10 +121,12 @@ class Router:
     def _locked_rule(self, rule: DistributionRule) -> DistributionRule:
         """The rule with its rotation state read under a row lock (once per transaction)."""
         if rule.pk not in self._locked:
-            qs = DistributionRule.objects.select_related("pool")
             if connection.features.has_select_for_update:
-                qs = qs.select_for_update(of=("self",))
-            self._locked[rule.pk] = qs.get(pk=rule.pk)
+                rule = DistributionRule.objects.select_related("pool").select_for_update(
+                    of=("self",)).get(pk=rule.pk)
+            # SQLite: the rules were read inside this write transaction, which holds the one
+            # write lock, so they are current already.
+            self._locked[rule.pk] = rule
         return self._locked[rule.pk]
 
     # --- deciding -------------------------------------------------------------------------
@@ -162,14 +166,14 @@ class Router:
         return chosen
 
     def _pool_with(self, user_id: int, prefer: Pool | None) -> Pool | None:
+        """Direct-to-user keeps the lead's pool; the target must be a member of it."""
         if prefer is not None and user_id in self.members(prefer.pk):
             return prefer
-        pools = Pool.objects.filter(project_id=self.project_id, members=user_id)
-        return pools.order_by("-is_default", "name", "id").first()
+        return None
 
     def _eligible(self, rule: DistributionRule) -> tuple[list[int], list[int], dict[str, str]]:
         candidates = self.members(rule.pool_id)
-        away = self.away()
+        away = self._away
         current = self.load(candidates)
         eligible, skipped = [], {}
         for user_id in candidates:
