@@ -57,6 +57,7 @@ class LeadQuery(Schema):
     pool: DbId | None = None
     tag: str | None = None
     unassigned: bool | None = None
+    fresh: bool | None = None
     retired: bool | None = None
     list: DbId | None = None
     bucket: DbId | None = None

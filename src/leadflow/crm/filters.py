@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from leadflow.core.errors import ErrorCollector
@@ -39,6 +39,8 @@ class LeadFilters:
     pool: int | None = None
     tag: str | None = None
     unassigned: bool | None = None
+    # Owned and not touched since it was assigned (Lead.is_fresh): an owner's "Fresh leads".
+    fresh: bool | None = None
     retired: bool | None = None
     list: int | None = None
     bucket: int | None = None
@@ -163,6 +165,13 @@ def word_search_q(text: str, *, walk: bool = False, partial_view: bool = False) 
     return condition
 
 
+def fresh_q() -> Q:
+    """Lead.is_fresh as a condition: owned, and no activity since it was assigned."""
+    return Q(owner__isnull=False) & (
+        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=F("assigned_at"))
+    )
+
+
 def apply_lead_filters(qs: LeadQuerySet, f: LeadFilters, *, region: str | None = None,
                        now=None, partial_view: bool = False) -> LeadQuerySet:
     """`qs` filtered by `f`. `partial_view`: `qs` is an agent's share of a project
@@ -183,6 +192,8 @@ def apply_lead_filters(qs: LeadQuerySet, f: LeadFilters, *, region: str | None =
     qs = qs.filter(**{k: v for k, v in simple.items() if v is not None})
     if f.unassigned is not None:
         qs = qs.filter(unassigned_q(now)) if f.unassigned else qs.exclude(unassigned_q(now))
+    if f.fresh is not None:
+        qs = qs.filter(fresh_q()) if f.fresh else qs.exclude(fresh_q())
     if f.retired is not None:
         qs = qs.filter(retired_at__isnull=not f.retired)
     if f.bucket is not None:

@@ -51,3 +51,22 @@ def get_pool_for(actor: Actor, pk: int) -> Pool:
 
 def get_stage_for(actor: Actor, pk: int) -> Stage:
     return _get_for(Stage, actor, pk, "Stage")
+
+
+def get_pool_to_work(actor: Actor, pk: int) -> Pool:
+    """A pool whose leads the actor may work: a member's pool, or any pool of a project they
+    manage. Invisible is NotFound; a visible pool of someone else's is PermissionDenied."""
+    from leadflow.accounts.access import is_manager
+    from leadflow.core.errors import PermissionDenied
+
+    pool = get_pool_for(actor, pk)
+    if is_manager(actor, pool.project_id):
+        return pool
+    if actor.user is not None and pool.members.filter(pk=actor.user.pk).exists():
+        return pool
+    raise PermissionDenied("You are not a member of this pool.")
+
+
+def pools_of_project(project_id: int) -> list[Pool]:
+    """A project's pools, the default one first (for choosing among them)."""
+    return list(Pool.objects.filter(project_id=project_id).order_by("-is_default", "name"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
 
 from leadflow.accounts.models import Role, User
@@ -59,6 +60,7 @@ class LeadFilterForm(forms.Form):
     owner = forms.IntegerField(required=False, widget=forms.Select)
     pool = forms.IntegerField(required=False, widget=forms.Select)
     unassigned = forms.BooleanField(required=False, label="Unassigned only")
+    fresh = forms.BooleanField(required=False, label="Fresh leads (mine)")
     created_after = forms.DateField(
         required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -92,16 +94,21 @@ class LeadFilterForm(forms.Form):
         ]
         self.show_project = len(projects) > 1
 
-    def to_filters(self) -> LeadFilters:
-        """The valid part of the query as lead filters; invalid fields are left out (and shown)."""
+    def to_filters(self, user=None) -> LeadFilters:
+        """The valid part of the query as lead filters; invalid fields are left out (and shown).
+        Fresh leads are the caller's own: `fresh` also narrows to `user` as owner."""
         data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
         values = {
             key: data.get(key) or None
             for key in ("q", "project", "status", "stage", "source", "owner", "pool")
         }
+        fresh = bool(data.get("fresh")) and user is not None
+        if fresh:
+            values["owner"] = user.pk
         return LeadFilters(
             **values,
             unassigned=True if data.get("unassigned") else None,
+            fresh=True if fresh else None,
             created_after=_start_of(data.get("created_after")),
             created_before=_start_of(data.get("created_before"), days_after=1),
             ordering=data.get("ordering") or "-created_at",
@@ -399,6 +406,144 @@ class SubmissionFilterForm(forms.Form):
             created_before=_start_of(data.get("created_before"), days_after=1),
             ordering=data.get("ordering") or "-created_at",
         )
+
+
+# --- ownership ---------------------------------------------------------------------------------
+
+
+def _user_choices(users) -> list[tuple[int, str]]:
+    return [(u.pk, u.label if u.label == u.email else f"{u.label} ({u.email})") for u in users]
+
+
+def pool_members(pool_ids: int | list[int] | None) -> list[User]:
+    """Active members of a pool (or of any of several), by e-mail."""
+    if pool_ids is None:
+        return []
+    ids = [pool_ids] if isinstance(pool_ids, int) else pool_ids
+    users = User.objects.filter(pools__pk__in=ids, is_active=True)
+    if len(ids) > 1:
+        users = users.distinct()
+    return list(users.order_by("email"))
+
+
+def _owner_refresh(target: str) -> dict:
+    """htmx attributes of a pool select: choosing a pool reloads the owner choices."""
+    return {"hx-get": reverse("work:pool_owner_options"), "hx-target": target,
+            "hx-trigger": "change", "hx-swap": "innerHTML"}
+
+
+class AssignForm(forms.Form):
+    """Assign dialog: a pool of the lead's project and, optionally, one of its members."""
+
+    pool = forms.TypedChoiceField(coerce=int, label="Pool")
+    owner = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Owner",
+        error_messages={"invalid_choice": "That user is not a member of the chosen pool."},
+    )
+    note = forms.CharField(required=False, label="Note",
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, pools, members, **kwargs):
+        kwargs.setdefault("auto_id", "assign-%s")
+        super().__init__(*args, **kwargs)
+        self.pools = {p.pk: p for p in pools}
+        self.members = {u.pk: u for u in members}
+        self.fields["pool"].choices = [(p.pk, p.name) for p in self.pools.values()]
+        self.fields["pool"].widget.attrs.update(_owner_refresh("#assign-owner"))
+        self.fields["owner"].choices = [("", "Nobody (unowned in the pool)"),
+                                        *_user_choices(self.members.values())]
+
+    def chosen_pool(self):
+        return self.pools[self.cleaned_data["pool"]]
+
+    def chosen_owner(self) -> User | None:
+        return self.members.get(self.cleaned_data.get("owner"))
+
+
+class OfferForm(forms.Form):
+    """Offer dialog. Recipients are offered in the order listed (the order of a sequence)."""
+
+    recipients = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Users",
+                                                widget=forms.CheckboxSelectMultiple)
+    offices = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Offices",
+                                             widget=forms.CheckboxSelectMultiple)
+    groups = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Groups",
+                                            widget=forms.CheckboxSelectMultiple)
+    mode = forms.ChoiceField(
+        choices=[("all", "All at once"), ("sequence", "One after another")], initial="all",
+        widget=forms.RadioSelect, label="Mode",
+    )
+    acceptance_minutes = forms.IntegerField(label="Minutes to accept", min_value=1)
+    keep_original_owner = forms.BooleanField(required=False,
+                                             label="Keep the current owner until someone accepts")
+    note = forms.CharField(required=False, label="Note",
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, members, offices, groups, **kwargs):
+        kwargs.setdefault("auto_id", "offer-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].choices = _user_choices(members)
+        self.fields["offices"].choices = [(o.pk, o.name) for o in offices]
+        self.fields["groups"].choices = [(g.pk, g.name) for g in groups]
+
+    def offer_args(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "recipients": data["recipients"], "offices": data["offices"],
+            "groups": data["groups"], "mode": data["mode"],
+            "acceptance_minutes": data["acceptance_minutes"],
+            "keep_original_owner": data["keep_original_owner"], "note": data["note"],
+        }
+
+
+class IdListField(forms.Field):
+    """Repeated integer values (checkboxes named alike); junk is a form error."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return []
+        try:
+            return list(dict.fromkeys(int(v) for v in value))
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Lead ids are numbers.", code="invalid")
+
+
+class BulkLeadsForm(forms.Form):
+    """The leads list's action bar: an action over the ticked leads (or the whole page)."""
+
+    action = forms.ChoiceField(choices=[("assign", "Assign"), ("unassign", "Unassign"),
+                                        ("route", "Route now")])
+    ids = IdListField(required=False)
+    page_ids = IdListField(required=False)
+    all_on_page = forms.BooleanField(required=False, label="Select all on page")
+    pool = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Pool")
+    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Owner")
+    note = forms.CharField(required=False, label="Note")
+
+    def __init__(self, *args, pools, owners, **kwargs):
+        kwargs.setdefault("auto_id", "bulk-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["pool"].widget.attrs.update(_owner_refresh("#bulk-owner"))
+        projects = {p.project_id: p.project for p in pools}
+        self.fields["pool"].choices = [("", "Keep the pool"),
+                                       *_grouped(pools, list(projects.values()))]
+        self.fields["owner"].choices = [("", "Nobody (unowned in the pool)"),
+                                        *_user_choices(owners)]
+
+    def chosen_ids(self) -> list[int]:
+        data = self.cleaned_data
+        return data["page_ids"] if data.get("all_on_page") else data["ids"]
+
+    def params(self) -> dict:
+        data = self.cleaned_data
+        if data["action"] != "assign":
+            return {"reason": data["note"]} if data["note"] else {}
+        params = {"owner": data.get("owner"), "note": data["note"]}
+        if data.get("pool") is not None:
+            params["pool"] = data["pool"]
+        return params
 
 
 class LeadMergeForm(forms.Form):

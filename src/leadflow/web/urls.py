@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from leadflow.web.views import buckets, config, duplicates, leads, webforms
+from leadflow.web.views import buckets, config, duplicates, leads, ownership, webforms, work
 
 crm_patterns = [
     path("", leads.lead_list, name="lead_list"),
@@ -16,6 +16,27 @@ crm_patterns = [
     path("<int:lead_id>/timeline/", leads.lead_timeline, name="lead_timeline"),
     path("<int:lead_id>/delete/", leads.lead_delete, name="lead_delete"),
     path("<int:lead_id>/merge/", leads.lead_merge, name="lead_merge"),
+    path("<int:lead_id>/assign/", ownership.lead_assign, name="lead_assign"),
+    path("<int:lead_id>/unassign/", ownership.lead_unassign, name="lead_unassign"),
+    path("<int:lead_id>/route/", ownership.lead_route, name="lead_route"),
+    path("<int:lead_id>/offer/", ownership.lead_offer, name="lead_offer"),
+    path("<int:lead_id>/claim/", ownership.lead_claim, name="lead_claim"),
+    path("<int:lead_id>/take-ownership/", ownership.lead_take, name="lead_take"),
+    path("<int:lead_id>/release/", ownership.lead_release, name="lead_release"),
+    path("bulk/", ownership.lead_bulk, name="lead_bulk"),
+]
+
+work_patterns = [
+    path("offers/", work.offer_inbox, name="offer_inbox"),
+    path("offers/<int:offer_id>/accept/", ownership.offer_accept, name="offer_accept"),
+    path("offers/<int:offer_id>/decline/", ownership.offer_decline, name="offer_decline"),
+    path("offers/<int:offer_id>/cancel/", ownership.offer_cancel, name="offer_cancel"),
+    path("pools/", work.pool_list, name="pool_list"),
+    path("pools/owners/", ownership.pool_owner_options, name="pool_owner_options"),
+    path("pools/<int:pool_id>/", work.pool_detail, name="pool_detail"),
+    path("pools/<int:pool_id>/next/", work.pool_next, name="pool_next"),
+    path("notifications/", work.notification_list, name="notifications"),
+    path("notifications/read/", work.notifications_read, name="notifications_read"),
 ]
 
 intake_patterns = [
@@ -75,5 +96,6 @@ urlpatterns = [
     path("leads/", include((crm_patterns, "crm"))),
     path("settings/", include((config_patterns, "config"))),
     path("", include((intake_patterns, "intake"))),
+    path("", include((work_patterns, "work"))),
     path("f/", include((webform_patterns, "webforms"))),
 ]

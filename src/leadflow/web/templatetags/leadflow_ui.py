@@ -117,6 +117,15 @@ def widget_kind(bound_field) -> str:
     widget = bound_field.field.widget
     if getattr(widget, "input_type", "") == "checkbox":
         return "choices" if getattr(widget, "allow_multiple_selected", False) else "checkbox"
+    if getattr(widget, "input_type", "") == "radio":
+        return "choices"
     if getattr(widget, "input_type", "") == "hidden":
         return "hidden"
     return "input"
+
+
+@register.filter
+def recipient_state(recipient, now) -> str:
+    """An offer recipient's state as of `now`: pending, waiting, accepted, declined, lapsed,
+    closed."""
+    return recipient.state(now)

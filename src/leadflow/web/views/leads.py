@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from leadflow.accounts.access import has_grant, require
+from leadflow.accounts.access import can_configure, has_grant, require
 from leadflow.accounts.models import Grant
 from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from leadflow.core.pagination import paginate
@@ -24,6 +24,7 @@ from leadflow.web.forms import (
     StageForm,
 )
 from leadflow.web.views.base import copy_errors, ui_view, wants_partial
+from leadflow.web.views.ownership_panel import ownership_context
 
 PAGE_SIZE = 50
 TIMELINE_PAGE = 20
@@ -42,7 +43,7 @@ def _search_region(actor, project_id):
 def lead_list(request, actor):
     form = LeadFilterForm(request.GET)
     form.is_valid()
-    filters = form.to_filters()
+    filters = form.to_filters(actor.user)
     rows, next_cursor = [], None
     try:
         region = _search_region(actor, filters.project) if filters.q else None
@@ -54,16 +55,24 @@ def lead_list(request, actor):
     except ValidationFailed as exc:
         copy_errors(form, exc)
     context = {"form": form, "leads": rows, "next_cursor": next_cursor,
-               "paged": bool(request.GET.get("cursor"))}
+               "paged": bool(request.GET.get("cursor")), "can_bulk": can_configure(actor.user),
+               "fresh": bool(filters.fresh)}
     if wants_partial(request):
         return render(request, "crm/partials/_lead_table.html", context)
     form.load_choices(actor)
+    if context["can_bulk"]:
+        from leadflow.web.views.ownership import bulk_form
+
+        context["bulk_form"] = bulk_form(actor)
     return render(request, "crm/lead_list.html", context)
 
 
-def _detail_context(actor, lead, *, stage_form=None, events_cursor=None) -> dict:
+def detail_context(actor, lead, *, stage_form=None, events_cursor=None, **ownership) -> dict:
+    """Everything the lead page shows; `ownership` goes to the ownership panel (its forms
+    with errors, an error, the dialog to open)."""
     events, next_events = timeline_for(lead, limit=TIMELINE_PAGE, cursor=events_cursor)
     return {
+        **ownership_context(actor, lead, **ownership),
         "lead": lead,
         "stage_form": stage_form or StageForm(
             initial={"stage": lead.stage_id}, project_id=lead.project_id
@@ -74,7 +83,6 @@ def _detail_context(actor, lead, *, stage_form=None, events_cursor=None) -> dict
         "can_change": can(actor, lead, "change"),
         "can_stage": can(actor, lead, "stage"),
         "can_delete": can(actor, lead, "delete"),
-        "can_manage": can(actor, lead, "manage"),
         "merge_form": LeadMergeForm(),
     }
 
@@ -83,7 +91,7 @@ def _detail_context(actor, lead, *, stage_form=None, events_cursor=None) -> dict
 @ui_view
 def lead_detail(request, actor, lead_id: int):
     lead = get_lead_for(actor, lead_id, "view")
-    context = _detail_context(actor, lead, events_cursor=request.GET.get("events") or None)
+    context = detail_context(actor, lead, events_cursor=request.GET.get("events") or None)
     return render(request, "crm/lead_detail.html", context)
 
 
@@ -122,7 +130,7 @@ def lead_stage(request, actor, lead_id: int):
                 messages.success(request, f"Stage changed to {lead.stage.name}.")
                 return redirect("crm:lead_detail", lead.pk)
             form = None
-    context = _detail_context(actor, lead, stage_form=form)
+    context = detail_context(actor, lead, stage_form=form)
     if wants_partial(request):
         context["refresh_timeline"] = form is None
         return render(request, "crm/partials/_pipeline.html", context)

@@ -69,3 +69,57 @@ document.addEventListener("keydown", function (event) {
     menu.querySelector("summary").focus();
   });
 });
+
+// Countdowns (<time data-countdown datetime=…>): the server writes the end time and how long is
+// left; this keeps the time left ticking. At zero it says so; a reload shows the new state.
+(function () {
+  function left(ms) {
+    if (ms <= 0) return "ended";
+    var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    s = s % 60;
+    if (h >= 24) return Math.floor(h / 24) + " d " + (h % 24) + " h left";
+    if (h > 0) return h + " h " + String(m).padStart(2, "0") + " min left";
+    return m + ":" + String(s).padStart(2, "0") + " left";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-countdown]").forEach(function (el) {
+      var end = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(end)) return;
+      if (!el.title) el.title = el.textContent.trim();
+      el.textContent = left(end - now);
+      el.classList.toggle("ended", end <= now);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
+  document.addEventListener("htmx:afterSettle", tick);
+})();
+
+// Bulk selection on the leads list: "Select all on page" ticks every row box (the server also
+// reads it on its own, without JavaScript); a count says how many are ticked.
+(function () {
+  function boxes() { return document.querySelectorAll('input[name="ids"][form="bulk-form"]'); }
+  function count() {
+    var out = document.querySelector("[data-selected-count]");
+    if (!out) return;
+    var n = Array.from(boxes()).filter(function (b) { return b.checked; }).length;
+    out.textContent = n ? n + " selected" : "";
+  }
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.matches && box.matches("input[data-select-all]")) {
+      boxes().forEach(function (b) { b.checked = box.checked; });
+      count();
+    } else if (box.matches && box.matches('input[name="ids"][form="bulk-form"]')) {
+      var all = document.querySelector("input[data-select-all]");
+      if (all && !box.checked) all.checked = false;
+      count();
+    }
+  });
+  // A new page of results starts with nothing ticked.
+  document.addEventListener("htmx:afterSwap", function () {
+    var all = document.querySelector("input[data-select-all]");
+    if (all) all.checked = false;
+    count();
+  });
+})();
