@@ -242,7 +242,8 @@ def lead_bulk(request, actor):
     action = form.cleaned_data["action"]
     try:
         if len(ids) > BULK_LIMIT:
-            raise ValidationFailed.one("ids", "too_many", "At most 1,000 leads at once.")
+            raise ValidationFailed.one("ids", "too_many",
+                                       f"At most {services.ownership.BULK_LIMIT:,} leads at once.")
         found = {lead.pk: lead for lead in leads_visible_to(actor).select_related(
             "project", "pool", "source", "bucket", "stage").filter(pk__in=ids)}
         result = services.bulk_leads(action, [found[i] for i in ids if i in found],

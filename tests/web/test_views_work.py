@@ -1,0 +1,343 @@
+"""Where agents pick up work: the offers inbox (accept, decline), pool views ("give me the next
+lead", claims) and notifications with the header bell."""
+
+from datetime import timedelta
+
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from leadflow.accounts.models import Notification
+from leadflow.core.actor import Actor
+from leadflow.crm import services
+from leadflow.crm.models import Lead
+from leadflow.projects import services as project_services
+from leadflow.routing.models import OfferStatus
+from leadflow.timeline.models import TimelineEvent, TimelineKind
+from tests.factories import SYSTEM, World, default_pool, lead_snapshot, make_lead
+
+
+def _as(client, user):
+    client.force_login(user)
+    return client
+
+
+def html_of(response) -> str:
+    return response.content.decode()
+
+
+def kinds(lead) -> list[str]:
+    return list(TimelineEvent.objects.filter(lead_id=lead.pk).order_by("id")
+                .values_list("kind", flat=True))
+
+
+def _offer(w, lead, recipients, mode="all", **kwargs):
+    return services.make_offer(lead, actor=Actor(w.manager, "api"),
+                               recipients=[u.pk for u in recipients], mode=mode, **kwargs)
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.wsgi_request._messages]
+
+
+# --- offers inbox -----------------------------------------------------------------------------
+
+
+def test_inbox_lists_live_offers_with_countdown_and_waiting_ones_with_their_start(client):
+    w = World()
+    live_lead = make_lead(w.project, name="Live Lead")
+    later_lead = make_lead(w.project, name="Later Lead")
+    _offer(w, live_lead, [w.agent], acceptance_minutes=30, note="Call after lunch")
+    _offer(w, later_lead, [w.other_agent, w.agent], mode="sequence", acceptance_minutes=30)
+
+    response = _as(client, w.agent).get(reverse("work:offer_inbox"))
+
+    html = html_of(response)
+    assert response.status_code == 200
+    assert [row.offer.lead_id for row in response.context["live"]] == [live_lead.pk]
+    assert [row.offer.lead_id for row in response.context["waiting"]] == [later_lead.pk]
+    assert "Call after lunch" in html and "data-countdown" in html
+    assert "your turn from" in html
+    assert "managed_offers" not in response.context
+
+
+def test_inbox_shows_recent_closed_offers(client):
+    w = World()
+    lead = make_lead(w.project, name="Gone Lead")
+    offer = _offer(w, lead, [w.agent])
+    services.cancel_offer(offer, actor=Actor(w.manager, "api"))
+
+    response = _as(client, w.agent).get(reverse("work:offer_inbox"))
+
+    assert [row.shown_state for row in response.context["closed"]] == ["closed"]
+    assert "Gone Lead" in html_of(response)
+
+
+def test_manager_sees_open_offers_of_their_projects(client):
+    w = World()
+    lead = make_lead(w.project, name="Offered Lead")
+    offer = _offer(w, lead, [w.agent])
+
+    response = _as(client, w.manager).get(reverse("work:offer_inbox"))
+
+    assert [o.pk for o in response.context["managed_offers"]] == [offer.pk]
+    assert reverse("work:offer_cancel", args=[offer.pk]) in html_of(response)
+
+
+def test_foreign_manager_does_not_see_the_projects_offers(client):
+    w = World()
+    _offer(w, make_lead(w.project), [w.agent])
+
+    response = _as(client, w.foreign_manager).get(reverse("work:offer_inbox"))
+
+    assert response.context["managed_offers"] == []
+
+
+def test_recipient_accepts_from_the_inbox_and_lands_on_the_lead(client):
+    w = World()
+    lead = make_lead(w.project)
+    offer = _offer(w, lead, [w.agent, w.other_agent])
+
+    response = _as(client, w.agent).post(reverse("work:offer_accept", args=[offer.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("crm:lead_detail", args=[lead.pk])
+    assert Lead.objects.get(pk=lead.pk).owner_id == w.agent.pk
+    assert kinds(lead)[-1] == TimelineKind.OFFER_ACCEPTED
+
+
+def test_a_late_accept_is_a_message_not_an_error_page(client):
+    w = World()
+    lead = make_lead(w.project)
+    offer = _offer(w, lead, [w.agent, w.other_agent])
+    services.accept_offer(offer, actor=Actor(w.other_agent, "api"))
+    before = lead_snapshot(lead.pk)
+
+    response = _as(client, w.agent).post(reverse("work:offer_accept", args=[offer.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("work:offer_inbox")
+    assert messages_of(response) == [
+        "This offer cannot be accepted now (the offer is accepted)."]
+    assert lead_snapshot(lead.pk) == before
+
+
+def test_someone_not_offered_the_lead_gets_404(client):
+    w = World()
+    lead = make_lead(w.project)
+    offer = _offer(w, lead, [w.agent])
+
+    response = _as(client, w.other_agent).post(reverse("work:offer_accept", args=[offer.pk]))
+
+    assert response.status_code == 404
+    assert Lead.objects.get(pk=lead.pk).owner_id is None
+    assert kinds(lead)[-1] == TimelineKind.OFFER_MADE
+
+
+def test_decline_in_a_sequence_passes_the_lead_to_the_next_recipient(client):
+    w = World()
+    lead = make_lead(w.project)
+    offer = _offer(w, lead, [w.agent, w.other_agent], mode="sequence", acceptance_minutes=30)
+
+    response = _as(client, w.agent).post(reverse("work:offer_decline", args=[offer.pk]),
+                                         {"next": reverse("work:offer_inbox")})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("work:offer_inbox")
+    assert messages_of(response) == ["Offer declined."]
+    assert kinds(lead)[-1] == TimelineKind.OFFER_DECLINED
+    client.force_login(w.other_agent)
+    live = client.get(reverse("work:offer_inbox")).context["live"]
+    assert [row.offer_id for row in live] == [offer.pk]
+
+
+def test_a_waiting_recipient_cannot_decline_yet(client):
+    w = World()
+    lead = make_lead(w.project)
+    offer = _offer(w, lead, [w.agent, w.other_agent], mode="sequence")
+
+    response = _as(client, w.other_agent).post(reverse("work:offer_decline", args=[offer.pk]))
+
+    assert response.status_code == 302
+    assert messages_of(response) == [
+        "This offer cannot be declined now (your turn has not come yet)."]
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.OPEN
+    assert kinds(lead)[-1] == TimelineKind.OFFER_MADE
+
+
+# --- pools ----------------------------------------------------------------------------------
+
+
+def test_pool_view_lists_waiting_leads_oldest_first_with_claim_buttons(client):
+    w = World()
+    t0 = timezone.now() - timedelta(hours=3)
+    with time_machine.travel(t0, tick=False):
+        older = make_lead(w.project, name="Older")
+    with time_machine.travel(t0 + timedelta(hours=1), tick=False):
+        newer = make_lead(w.project, name="Newer")
+    pool = default_pool(w.project)
+
+    response = _as(client, w.agent).get(reverse("work:pool_detail", args=[pool.pk]))
+
+    assert response.status_code == 200
+    assert [lead.pk for lead in response.context["leads"]] == [older.pk, newer.pk]
+    html = html_of(response)
+    assert reverse("crm:lead_claim", args=[older.pk]) in html
+    assert "Give me the next lead" in html
+
+
+def test_pool_view_pages_with_a_cursor(client, monkeypatch):
+    from leadflow.web.views import work
+
+    w = World()
+    monkeypatch.setattr(work, "POOL_PAGE", 1)
+    first, second = make_lead(w.project), make_lead(w.project)
+    pool = default_pool(w.project)
+    client = _as(client, w.agent)
+
+    page_one = client.get(reverse("work:pool_detail", args=[pool.pk]))
+    page_two = client.get(reverse("work:pool_detail", args=[pool.pk]),
+                          {"cursor": page_one.context["next_cursor"]})
+
+    assert [lead.pk for lead in page_one.context["leads"]] == [first.pk]
+    assert [lead.pk for lead in page_two.context["leads"]] == [second.pk]
+
+
+def test_pool_view_is_refused_to_non_members_and_hidden_from_outsiders(client):
+    w = World()
+    vip = project_services.create_pool(w.project, "VIP", actor=SYSTEM, members=[w.viewer.pk])
+
+    refused = _as(client, w.agent).get(reverse("work:pool_detail", args=[vip.pk]))
+    hidden = _as(client, w.outsider).get(reverse("work:pool_detail", args=[vip.pk]))
+
+    assert refused.status_code == 403
+    assert hidden.status_code == 404
+
+
+def test_manager_sees_any_pool_of_their_project_without_claim_buttons(client):
+    w = World()
+    lead = make_lead(w.project)
+    pool = default_pool(w.project)
+
+    response = _as(client, w.manager).get(reverse("work:pool_detail", args=[pool.pk]))
+
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["leads"]] == [lead.pk]
+    assert reverse("crm:lead_claim", args=[lead.pk]) not in html_of(response)
+
+
+def test_pool_list_shows_my_pools(client):
+    w = World()
+    vip = project_services.create_pool(w.project, "VIP", actor=SYSTEM, members=[w.viewer.pk])
+
+    agent_pools = list(_as(client, w.agent).get(reverse("work:pool_list")).context["pools"])
+    manager_pools = list(_as(client, w.manager).get(reverse("work:pool_list")).context["pools"])
+
+    assert agent_pools == [default_pool(w.project)]
+    assert manager_pools == [default_pool(w.project), vip]
+
+
+def test_give_me_the_next_lead_claims_the_oldest(client):
+    w = World()
+    oldest = make_lead(w.project)
+    make_lead(w.project)
+    pool = default_pool(w.project)
+
+    response = _as(client, w.agent).post(reverse("work:pool_next", args=[pool.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("crm:lead_detail", args=[oldest.pk])
+    assert Lead.objects.get(pk=oldest.pk).claimed_by_id == w.agent.pk
+    assert kinds(oldest)[-1] == TimelineKind.LEAD_CLAIMED
+
+
+def test_next_from_an_empty_pool_says_no_lead_is_waiting(client):
+    w = World()
+    pool = default_pool(w.project)
+
+    response = _as(client, w.agent).post(reverse("work:pool_next", args=[pool.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("work:pool_detail", args=[pool.pk])
+    assert messages_of(response) == ["No lead is waiting in this pool."]
+
+
+def test_next_is_refused_outside_ones_pools(client):
+    w = World()
+    lead = make_lead(w.project)
+    vip = project_services.create_pool(w.project, "VIP", actor=SYSTEM, members=[w.viewer.pk])
+    before = lead_snapshot(lead.pk)
+
+    response = _as(client, w.agent).post(reverse("work:pool_next", args=[vip.pk]))
+
+    assert response.status_code == 403
+    assert lead_snapshot(lead.pk) == before
+
+
+def test_my_claims_offer_take_ownership_and_release(client):
+    w = World()
+    lead = make_lead(w.project)
+    services.claim(lead, actor=Actor(w.agent, "api"))
+    pool = default_pool(w.project)
+    client = _as(client, w.agent)
+    pool_url = reverse("work:pool_detail", args=[pool.pk])
+
+    page = client.get(pool_url)
+    taken = client.post(reverse("crm:lead_take", args=[lead.pk]), {"next": pool_url})
+
+    assert [row.pk for row in page.context["claims"]] == [lead.pk]
+    assert reverse("crm:lead_release", args=[lead.pk]) in html_of(page)
+    assert taken["Location"] == pool_url
+    assert Lead.objects.get(pk=lead.pk).owner_id == w.agent.pk
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+def test_bell_counts_unread_notifications_and_the_page_lists_them(client):
+    w = World()
+    lead = make_lead(w.project, name="Bell Lead")
+    services.assign(lead, actor=Actor(w.manager, "api"), owner=w.agent)
+    client = _as(client, w.agent)
+
+    page = client.get(reverse("work:notifications"))
+
+    html = html_of(page)
+    assert 'class="bell-count" data-unread="1"' in html
+    assert "Lead Bell Lead was assigned to you." in html
+    assert reverse("crm:lead_detail", args=[lead.pk]) in html
+
+
+def test_mark_all_read_clears_the_bell(client):
+    w = World()
+    services.assign(make_lead(w.project), actor=Actor(w.manager, "api"), owner=w.agent)
+    services.assign(make_lead(w.project), actor=Actor(w.manager, "api"), owner=w.other_agent)
+    client = _as(client, w.agent)
+
+    response = client.post(reverse("work:notifications_read"))
+    after = html_of(client.get(reverse("work:notifications")))
+
+    assert response.status_code == 302
+    assert messages_of(response) == ["1 notification marked read."]
+    assert "bell-count" not in after
+    assert Notification.objects.filter(user=w.other_agent, read_at__isnull=True).count() == 1
+
+
+def test_notifications_of_others_are_not_listed(client):
+    w = World()
+    services.assign(make_lead(w.project, name="Theirs"), actor=Actor(w.manager, "api"),
+                    owner=w.other_agent)
+
+    response = _as(client, w.agent).get(reverse("work:notifications"))
+
+    assert list(response.context["notifications"]) == []
+
+
+def test_bell_counting_is_one_query(client, django_assert_num_queries):
+    from leadflow.accounts.selectors import unread_count
+
+    w = World()
+
+    with django_assert_num_queries(1):
+        assert unread_count(w.agent) == 0
