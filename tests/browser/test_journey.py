@@ -30,7 +30,8 @@ def test_agent_creates_a_lead_finds_it_and_sees_its_timeline(live_server):
         expect(page.get_by_role("heading", name="Margaret Hamilton")).to_be_visible()
         expect(page.get_by_text("Lead created.")).to_be_visible()
 
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="Leads").click()
+        main_nav = page.get_by_role("navigation", name="Main")
+        main_nav.get_by_role("link", name="Leads", exact=True).click()
         page.get_by_label("Search leads").fill("hamil")
         expect(page).to_have_url(f"{url}/leads/?q=hamil&ordering=-created_at")
         results = page.locator("#lead-results")

@@ -341,3 +341,28 @@ def test_bell_counting_is_one_query(client, django_assert_num_queries):
 
     with django_assert_num_queries(1):
         assert unread_count(w.agent) == 0
+
+
+def test_inbox_and_pool_view_query_counts_do_not_grow_with_rows(
+    client, django_assert_max_num_queries
+):
+    w = World()
+    for _ in range(12):
+        _offer(w, make_lead(w.project), [w.agent, w.other_agent], mode="sequence")
+    for _ in range(12):
+        services.claim(make_lead(w.project), actor=Actor(w.agent, "api"))
+        make_lead(w.project)
+    pool = default_pool(w.project)
+    client = _as(client, w.agent)
+
+    with django_assert_max_num_queries(10):
+        inbox = client.get(reverse("work:offer_inbox"))
+    with django_assert_max_num_queries(10):
+        pool_page = client.get(reverse("work:pool_detail", args=[pool.pk]))
+    client.force_login(w.manager)
+    with django_assert_max_num_queries(12):
+        managed = client.get(reverse("work:offer_inbox"))
+
+    assert len(inbox.context["live"]) == 12
+    assert len(pool_page.context["claims"]) == 12 and len(pool_page.context["leads"]) == 12
+    assert len(managed.context["managed_offers"]) == 12
