@@ -408,8 +408,10 @@ def test_someone_else_cannot_take_ownership_of_a_claim(client):
 
     response = _as(client, w.other_agent).post(reverse("crm:lead_take", args=[lead.pk]))
 
-    # A pool member who lost the race hears why (via a message), not a bare error page.
-    assert response.status_code in (200, 302)
+    # The claimed lead is out of their sight: back to the list, told why.
+    assert response.status_code == 302 and response["Location"] == reverse("crm:lead_list")
+    assert [str(m) for m in response.wsgi_request._messages] == [
+        "Only the holder of a live claim may take ownership."]
     assert lead_snapshot(lead.pk) == before
     assert kinds(lead)[-1] == TimelineKind.LEAD_CLAIMED
 
