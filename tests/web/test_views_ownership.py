@@ -602,3 +602,17 @@ def test_navigation_has_fresh_leads_offers_pools_and_the_bell(client):
     assert '<a href="/leads/?fresh=true" aria-current="page">Fresh leads</a>' in html
     assert reverse("work:offer_inbox") in html and reverse("work:pool_list") in html
     assert reverse("work:notifications") in html
+
+
+def test_without_javascript_a_refused_offer_shows_the_whole_page_with_the_dialog_open(client):
+    w = World()
+    lead = unowned(w)
+
+    response = _as(client, w.manager).post(reverse("crm:lead_offer", args=[lead.pk]),
+                                           {"mode": "all", "acceptance_minutes": 0})
+
+    html = html_of(response)
+    assert response.status_code == 200
+    assert "<html" in html and '<details class="dialog" open>' in html
+    assert "Ensure this value is greater than or equal to 1." in html
+    assert not Offer.objects.filter(lead_id=lead.pk).exists()
