@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from leadflow.web.views import buckets, config, duplicates, leads, webforms
+from leadflow.web.views import buckets, config, duplicates, leads, routing_config, webforms
 
 crm_patterns = [
     path("", leads.lead_list, name="lead_list"),
@@ -59,6 +59,16 @@ config_patterns = [
     path("stages/<int:stage_id>/", config.stage_edit, name="stage_edit"),
     path("stages/<int:stage_id>/move/", config.stage_move, name="stage_move"),
     path("stages/<int:stage_id>/delete/", config.stage_delete, name="stage_delete"),
+    path("projects/<int:project_id>/offices/", routing_config.offices, name="offices"),
+    path("offices/<int:office_id>/", routing_config.office_edit, name="office_edit"),
+    path("offices/<int:office_id>/delete/", routing_config.office_delete, name="office_delete"),
+    path("projects/<int:project_id>/groups/", routing_config.groups, name="groups"),
+    path("groups/<int:group_id>/", routing_config.group_edit, name="group_edit"),
+    path("groups/<int:group_id>/delete/", routing_config.group_delete, name="group_delete"),
+    path("projects/<int:project_id>/rules/", routing_config.rules, name="rules"),
+    path("rules/<int:rule_id>/", routing_config.rule_edit, name="rule_edit"),
+    path("rules/<int:rule_id>/move/", routing_config.rule_move, name="rule_move"),
+    path("rules/<int:rule_id>/delete/", routing_config.rule_delete, name="rule_delete"),
     path("system/", config.system_settings, name="system"),
     path("users/", config.user_list, name="users"),
     path("users/<int:user_id>/", config.user_edit, name="user_edit"),
