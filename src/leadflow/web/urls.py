@@ -5,7 +5,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from leadflow.web.views import buckets, config, duplicates, leads, routing_config, webforms
+from leadflow.web.views import (
+    buckets,
+    config,
+    duplicates,
+    leads,
+    notifications,
+    routing_config,
+    webforms,
+)
 
 crm_patterns = [
     path("", leads.lead_list, name="lead_list"),
@@ -82,6 +90,8 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/read/", notifications.notifications_read, name="notifications_read"),
     path("leads/", include((crm_patterns, "crm"))),
     path("settings/", include((config_patterns, "config"))),
     path("", include((intake_patterns, "intake"))),
