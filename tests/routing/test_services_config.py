@@ -327,3 +327,16 @@ def test_deleting_a_rule_keeps_the_order_of_the_others_and_agents_may_not():
     config.move_rule(third, actor=Actor(manager, "api"), up=True)
 
     assert order(project) == [("Three", 1), ("One", 2)]
+
+
+def test_a_pool_a_rule_routes_to_cannot_be_deleted():
+    project, manager, a, *_ = team()
+    seniors = project_services.create_pool(project, "Seniors", actor=SYSTEM, members=[a.pk])
+    make_rule(project, name="To seniors", pool=seniors)
+
+    with pytest.raises(Conflict) as caught:
+        project_services.delete_pool(seniors, actor=Actor(manager, "api"))
+
+    assert caught.value.code == "pool_in_rule"
+    assert "To seniors" in caught.value.detail
+    assert project.pools.filter(pk=seniors.pk).exists()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ninja import Router, Schema, Status
+from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 
 from leadflow.accounts import services
 from leadflow.accounts.models import Notification, User
@@ -152,8 +154,17 @@ def list_notifications(request, unread: bool | None = None, limit: int | None = 
     return {"items": [notification_out(n) for n in rows], "next_cursor": next_cursor}
 
 
-@router.post("/notifications/read", response=responses(200, MarkedOut, 400, 401))
-def mark_notifications_read(request, payload: MarkReadIn | None = None):
-    """Mark the caller's notifications read: those named, or every unread one."""
-    ids = payload.ids if payload is not None else None
+@router.post("/notifications/read", response=responses(200, MarkedOut, 400, 401),
+             openapi_extra={"requestBody": {"required": False, "content": {
+                 "application/json": {"schema": MarkReadIn.model_json_schema()}}}})
+def mark_notifications_read(request):
+    """Mark the caller's notifications read: those named in `ids`, or every unread one (no
+    body, or no `ids`)."""
+    ids = None
+    if request.body.strip():
+        try:
+            ids = MarkReadIn.model_validate_json(request.body).ids
+        except PydanticValidationError as exc:
+            raise NinjaValidationError([{**e, "loc": ("body", *e["loc"])}
+                                        for e in exc.errors(include_url=False)])
     return {"marked": services.mark_notifications_read(request.auth, ids)}
