@@ -230,3 +230,37 @@ def test_a_recipient_sees_the_offered_lead_and_others_get_404(client):
     assert seen.status_code == 200
     assert [o["id"] for o in inbox] == [made["id"]]
     assert stranger.status_code == 404
+
+
+def test_a_manager_cancels_an_open_offer_and_an_agent_may_not(client):
+    w = World()
+    lead = w.own_lead
+    made = offer(client, w, lead, recipients=[w.other_agent.pk], keep_original_owner=True)
+    events = event_count()
+
+    refused = post(client, w.agent, f"/api/v1/offers/{made['id']}/cancel")
+    assert (refused.status_code, event_count()) == (404, events)  # not a recipient: unseen
+    by_recipient = post(client, w.other_agent, f"/api/v1/offers/{made['id']}/cancel")
+    assert (by_recipient.status_code, event_count()) == (403, events)
+
+    response = post(client, w.manager, f"/api/v1/offers/{made['id']}/cancel")
+
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    lead.refresh_from_db()
+    assert (lead.owner_id, lead.offer_until) == (w.agent.pk, None)
+    assert TimelineEvent.objects.filter(lead_id=lead.pk).latest("id").kind == (
+        TimelineKind.OFFER_CANCELLED)
+    assert post(client, w.other_agent,
+                f"/api/v1/offers/{made['id']}/accept").status_code == 409
+
+
+def test_the_unassigned_filter_leaves_out_leads_with_a_live_offer(client):
+    w = World()
+    waiting = make_lead(w.project)
+    offered = make_lead(w.project)
+    offer(client, w, offered, recipients=[w.agent.pk])
+
+    response = client.get(f"/api/v1/leads?unassigned=true&project={w.project.pk}",
+                          **auth(w.manager))
+
+    assert [item["id"] for item in response.json()["items"]] == [waiting.pk]

@@ -127,6 +127,71 @@ def create_lead(request, payload: LeadIn):
     return Status((201 if result.created else 200), lead_out(result.lead))
 
 
+# Declared before /leads/{lead_id}, whose pattern would otherwise take "bulk".
+class BulkIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    ids: list[DbId] | None = None
+    filter: dict[str, Any] | None = None
+    params: dict[str, Any] = {}
+
+
+class BulkOut(Schema):
+    done: int
+    skipped: int
+    errors: list[dict[str, Any]]
+
+
+class JobRef(Schema):
+    job: int
+
+
+@router.post("/leads/bulk", response=responses(200, BulkOut, 400, 401, 403, 404) | {202: JobRef})
+def bulk_leads(request, payload: BulkIn):
+    actor = actor_of(request)
+    if (payload.ids is None) == (payload.filter is None):
+        raise ValidationFailed.one("ids", "required", "Give either `ids` or `filter`.")
+    if payload.action not in ownership.BULK_ACTIONS:
+        raise ValidationFailed.one("action", "invalid", "Action must be one of: "
+                                   f"{', '.join(ownership.BULK_ACTIONS)}.")
+    if payload.ids is not None:
+        ids = list(dict.fromkeys(payload.ids))
+        if len(ids) > ownership.BULK_LIMIT:
+            raise ValidationFailed.one("ids", "too_many",
+                                       f"At most {ownership.BULK_LIMIT} ids; use a filter.")
+        found = {lead.pk: lead for lead in leads_visible_to(actor).select_related(
+            "project", "pool", "source", "bucket", "stage").filter(pk__in=ids)}
+        leads = [found[i] for i in ids if i in found]
+        result = services.bulk_leads(payload.action, leads, payload.params, actor=actor)
+        result["errors"] = [{"lead": i, "code": "not_found", "detail": "Lead not found."}
+                            for i in ids if i not in found] + result["errors"]
+        return result
+    filters = _bulk_filters(payload.filter)
+    job = services.start_bulk_job(payload.action, filters, payload.params, actor=actor)
+    if job is None:
+        qs = apply_lead_filters(leads_visible_to(actor), filters)
+        leads = list(qs.select_related("project", "pool", "source", "bucket", "stage")
+                     .order_by("pk")[: ownership.BULK_LIMIT])
+        return services.bulk_leads(payload.action, leads, payload.params, actor=actor)
+    return Status(202, {"job": job.pk})
+
+
+def _bulk_filters(values: dict) -> LeadFilters:
+    names = set(LeadFilters.names())
+    unknown = set(values) - names
+    if unknown:
+        raise ValidationFailed.one("filter", "unknown_field",
+                                   f"Unknown filters: {', '.join(sorted(unknown))}.")
+    try:
+        filters = LeadFilters(**{k: v for k, v in LeadQuery(**values).dict().items()
+                                 if k in names})
+    except PydanticValidationError as exc:
+        raise ValidationFailed.one("filter", "invalid", str(exc.errors()[0]["msg"]))
+    check_filters(filters)
+    return filters
+
+
 @router.get("/leads/{lead_id}", response=responses(200, LeadOut, 401, 404))
 def get_lead(request, lead_id: int):
     return lead_out(get_lead_for(actor_of(request), lead_id, "view"))
@@ -256,70 +321,6 @@ def route_lead(request, lead_id: int):
 def next_from_pool(request, pool_id: int):
     actor = actor_of(request)
     return lead_out(services.next_from_pool(get_pool_for(actor, pool_id), actor=actor))
-
-
-class BulkIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    action: str
-    ids: list[DbId] | None = None
-    filter: dict[str, Any] | None = None
-    params: dict[str, Any] = {}
-
-
-class BulkOut(Schema):
-    done: int
-    skipped: int
-    errors: list[dict[str, Any]]
-
-
-class JobRef(Schema):
-    job: int
-
-
-@router.post("/leads/bulk", response=responses(200, BulkOut, 400, 401, 403, 404) | {202: JobRef})
-def bulk_leads(request, payload: BulkIn):
-    actor = actor_of(request)
-    if (payload.ids is None) == (payload.filter is None):
-        raise ValidationFailed.one("ids", "required", "Give either `ids` or `filter`.")
-    if payload.action not in ownership.BULK_ACTIONS:
-        raise ValidationFailed.one("action", "invalid", "Action must be one of: "
-                                   f"{', '.join(ownership.BULK_ACTIONS)}.")
-    if payload.ids is not None:
-        ids = list(dict.fromkeys(payload.ids))
-        if len(ids) > ownership.BULK_LIMIT:
-            raise ValidationFailed.one("ids", "too_many",
-                                       f"At most {ownership.BULK_LIMIT} ids; use a filter.")
-        found = {lead.pk: lead for lead in leads_visible_to(actor).select_related(
-            "project", "pool", "source", "bucket", "stage").filter(pk__in=ids)}
-        leads = [found[i] for i in ids if i in found]
-        result = services.bulk_leads(payload.action, leads, payload.params, actor=actor)
-        result["errors"] = [{"lead": i, "code": "not_found", "detail": "Lead not found."}
-                            for i in ids if i not in found] + result["errors"]
-        return result
-    filters = _bulk_filters(payload.filter)
-    job = services.start_bulk_job(payload.action, filters, payload.params, actor=actor)
-    if job is None:
-        qs = apply_lead_filters(leads_visible_to(actor), filters)
-        leads = list(qs.select_related("project", "pool", "source", "bucket", "stage")
-                     .order_by("pk")[: ownership.BULK_LIMIT])
-        return services.bulk_leads(payload.action, leads, payload.params, actor=actor)
-    return Status(202, {"job": job.pk})
-
-
-def _bulk_filters(values: dict) -> LeadFilters:
-    names = set(LeadFilters.names())
-    unknown = set(values) - names
-    if unknown:
-        raise ValidationFailed.one("filter", "unknown_field",
-                                   f"Unknown filters: {', '.join(sorted(unknown))}.")
-    try:
-        filters = LeadFilters(**{k: v for k, v in LeadQuery(**values).dict().items()
-                                 if k in names})
-    except PydanticValidationError as exc:
-        raise ValidationFailed.one("filter", "invalid", str(exc.errors()[0]["msg"]))
-    check_filters(filters)
-    return filters
 
 
 # --- offers ---------------------------------------------------------------------------------

@@ -315,7 +315,8 @@ def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) ->
                 delete_lead(lead, actor=actor, reason=params.get("reason", ""))
             changed = action == "delete" or lead.updated_at != seen
         except DomainError as exc:
-            errors.append({"lead": lead.pk, "code": exc.code, "detail": exc.detail})
+            code = exc.errors[0].code if isinstance(exc, ValidationFailed) else exc.code
+            errors.append({"lead": lead.pk, "code": code, "detail": exc.detail})
             continue
         if changed:
             done += 1

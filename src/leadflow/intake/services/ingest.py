@@ -270,13 +270,12 @@ def _create(
     after = created_after(lead, source=source, pool=pool, stage=stage, owner=owner, bucket=bucket)
     if matches:
         after["kept_beside"] = matches[0]["lead"]
-    timeline.record(
-        TimelineKind.LEAD_CREATED, actor=actor, lead=lead, after=after, reason=reason,
-        batch_id=batch_id,
-    )
+    events = [{"kind": TimelineKind.LEAD_CREATED, "actor": actor, "lead": lead, "after": after,
+               "reason": reason, "batch_id": batch_id}]
     if decision is not None and (decision.routed or router.rules()):
-        timeline.record(TimelineKind.LEAD_ROUTED, actor=actor, lead=lead, after=decision.explain,
-                        batch_id=batch_id)
+        events.append({"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead,
+                       "after": decision.explain, "batch_id": batch_id})
+    timeline.record_many(events)
     transaction.on_commit(lambda: check_possible_duplicates(lead.pk))
     return lead
 

@@ -85,12 +85,19 @@ class Router:
 
     # --- reading --------------------------------------------------------------------------
 
-    def rules(self) -> list[DistributionRule]:
+    def rules(self, *, lock: bool = False) -> list[DistributionRule]:
+        """The project's active rules in order. With `lock` (inside the routing transaction)
+        they are read under row locks on PostgreSQL — always in the same order, so two routers
+        never deadlock — and their rotation state is current; SQLite's write transaction holds
+        the one write lock already."""
         if self._rules is None:
-            self._rules = list(
-                DistributionRule.objects.filter(project_id=self.project_id, active=True)
-                .select_related("pool").order_by("position", "id")
-            )
+            qs = (DistributionRule.objects.filter(project_id=self.project_id, active=True)
+                  .select_related("pool").order_by("position", "id"))
+            if lock and connection.features.has_select_for_update:
+                qs = qs.select_for_update(of=("self",))
+            self._rules = list(qs)
+            if lock:
+                self._locked.update((rule.pk, rule) for rule in self._rules)
         return self._rules
 
     def members(self, pool_id: int) -> list[int]:
@@ -124,8 +131,6 @@ class Router:
             if connection.features.has_select_for_update:
                 rule = DistributionRule.objects.select_related("pool").select_for_update(
                     of=("self",)).get(pk=rule.pk)
-            # SQLite: the rules were read inside this write transaction, which holds the one
-            # write lock, so they are current already.
             self._locked[rule.pk] = rule
         return self._locked[rule.pk]
 
@@ -149,7 +154,7 @@ class Router:
             if skipped:
                 explain["skip"] = skipped
             return Decision(target_id, target_pool, explain)
-        for rule in self.rules():
+        for rule in self.rules(lock=True):
             if rule_matches(rule, facts):
                 return self._by_rule(self._locked_rule(rule), skipped)
         explain = {"via": "none", "why": "no_match"}
@@ -162,7 +167,8 @@ class Router:
         candidates, eligible, _skipped = self._eligible(rule)
         if not eligible:
             return None
-        chosen, _cursor, _credits = _pick(rule, eligible, self.load(eligible))
+        current = self.load(eligible) if rule.method == Method.LEAST_LOADED else {}
+        chosen, _cursor, _credits = _pick(rule, eligible, current)
         return chosen
 
     def _pool_with(self, user_id: int, prefer: Pool | None) -> Pool | None:
@@ -174,7 +180,8 @@ class Router:
     def _eligible(self, rule: DistributionRule) -> tuple[list[int], list[int], dict[str, str]]:
         candidates = self.members(rule.pool_id)
         away = self._away
-        current = self.load(candidates)
+        capped = rule.agent_cap is not None or any(v is not None for v in rule.caps.values())
+        current = self.load(candidates) if capped else {}
         eligible, skipped = [], {}
         for user_id in candidates:
             cap = rule.caps.get(str(user_id), rule.agent_cap)
@@ -197,7 +204,8 @@ class Router:
             explain["why"] = "no_candidate"
             return Decision(None, rule.pool, explain)
         before = rule.cursor
-        chosen, rule.cursor, rule.credits = _pick(rule, eligible, self.load(eligible))
+        current = self.load(eligible) if rule.method == Method.LEAST_LOADED else {}
+        chosen, rule.cursor, rule.credits = _pick(rule, eligible, current)
         rule._routing_dirty = True
         explain["cur"] = [before, rule.cursor]
         explain["to"] = chosen
@@ -205,8 +213,8 @@ class Router:
         return Decision(chosen, rule.pool, explain)
 
     def _count(self, user_id: int) -> None:
-        self.load([user_id])
-        self._loads[user_id] = self._loads.get(user_id, 0) + 1
+        if user_id in self._loaded_users:
+            self._loads[user_id] = self._loads.get(user_id, 0) + 1
         self._deltas[user_id] = self._deltas.get(user_id, 0) + 1
 
     # --- writing --------------------------------------------------------------------------
