@@ -283,3 +283,29 @@ def test_manager_deletes_a_rule(client):
 
     assert not DistributionRule.objects.exists()
     assert "Rule Old deleted." in page
+
+
+# --- away flag on the members screen ---------------------------------------------------------
+
+
+def test_manager_marks_a_member_away_and_back_and_an_agent_may_not(client):
+    from leadflow.accounts.models import Membership
+
+    project, manager, a, b = setting()
+    url = reverse("config:member_away", args=[project.pk, a.pk])
+
+    client.force_login(b)
+    refused = client.post(url, {"away": "true"})
+    after_refusal = Membership.objects.get(project=project, user=a).away
+    client.force_login(manager)
+    away = client.post(url, {"away": "true"})
+    page = client.get(reverse("config:members", args=[project.pk])).content.decode()
+    is_away = Membership.objects.get(project=project, user=a).away
+    client.post(url, {"away": "false"})
+
+    assert (refused.status_code, after_refusal) == (403, False)
+    assert away["Location"] == reverse("config:members", args=[project.pk])
+    assert is_away is True
+    assert f'aria-label="Mark {a.email} back"' in page
+    assert f'aria-label="Mark {b.email} away"' in page
+    assert Membership.objects.get(project=project, user=a).away is False

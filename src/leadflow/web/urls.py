@@ -58,6 +58,8 @@ config_patterns = [
          name="member_role"),
     path("projects/<int:project_id>/members/<int:user_id>/remove/", config.member_remove,
          name="member_remove"),
+    path("projects/<int:project_id>/members/<int:user_id>/away/", routing_config.member_away,
+         name="member_away"),
     path("projects/<int:project_id>/sources/", config.sources, name="sources"),
     path("sources/<int:source_id>/", config.source_edit, name="source_edit"),
     path("projects/<int:project_id>/pools/", config.pools, name="pools"),

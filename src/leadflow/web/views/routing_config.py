@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from leadflow.accounts.models import User
+from leadflow.accounts.services import set_away
 from leadflow.intake.models import Bucket
 from leadflow.routing.access import get_group_for, get_office_for, get_rule_for
 from leadflow.routing.models import DistributionRule, Group, Method, Office
@@ -16,7 +17,7 @@ from leadflow.routing.services import config as services
 from leadflow.routing.services.router import Router
 from leadflow.web import forms_routing as forms
 from leadflow.web.views.base import managed_project, ui_view, wants_partial
-from leadflow.web.views.config import _members, _post, _save
+from leadflow.web.views.config import _member, _members, _post, _save
 
 TEAMS = {
     "office": {"model": Office, "get": get_office_for, "plural": "Offices",
@@ -28,6 +29,21 @@ TEAMS = {
               "delete": services.delete_group, "tab": "groups",
               "help": "Groups are named sets of members offers can go to."},
 }
+
+
+# --- away flag ---------------------------------------------------------------------------------
+
+
+@require_POST
+@ui_view
+def member_away(request, actor, project_id: int, user_id: int):
+    """A manager marks a member away (skipped by routing) or back, from the members screen."""
+    project = managed_project(actor, project_id)
+    user = _member(project, user_id)
+    away = request.POST.get("away") == "true"
+    set_away(project.pk, user, away, actor=actor)
+    messages.success(request, f"{user.label} is {'away' if away else 'back'}.")
+    return redirect("config:members", project.pk)
 
 
 # --- offices and groups ------------------------------------------------------------------------
