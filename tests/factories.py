@@ -182,3 +182,31 @@ def post_intake(client, bucket, key: str | None, body, *, path: str = "", **head
         headers["HTTP_X_API_KEY"] = key
     return client.post(f"/api/v1/intake/{bucket.pk}{path}", data=data,
                        content_type="application/json", **headers)
+
+
+# --- routing configuration --------------------------------------------------------------------
+
+
+def make_office(project: Project, *, name: str | None = None, members=()):
+    """An office created through the create_office service."""
+    from leadflow.routing.services import config
+
+    return config.create_office(project, name or f"Office {next(_seq)}", actor=SYSTEM,
+                                members=[u.pk for u in members])
+
+
+def make_group(project: Project, *, name: str | None = None, members=()):
+    """A group created through the create_group service."""
+    from leadflow.routing.services import config
+
+    return config.create_group(project, name or f"Group {next(_seq)}", actor=SYSTEM,
+                               members=[u.pk for u in members])
+
+
+def make_rule(project: Project, *, name: str | None = None, pool=None, **options):
+    """A distribution rule created through the create_rule service, last in the order, over
+    the project's default pool unless another is given."""
+    from leadflow.routing.services import config
+
+    return config.create_rule(project, name or f"Rule {next(_seq)}", actor=SYSTEM,
+                              pool=(pool or default_pool(project)).pk, **options)

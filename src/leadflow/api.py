@@ -96,12 +96,14 @@ def _routers() -> None:
     from leadflow.intake.api import router as intake_router
     from leadflow.jobs.api import router as jobs_router
     from leadflow.projects.api import router as projects_router
+    from leadflow.routing.api import router as routing_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", projects_router)
     api.add_router("/", crm_router)
     api.add_router("/", intake_router)
     api.add_router("/", jobs_router)
+    api.add_router("/", routing_router)
 
 
 _routers()

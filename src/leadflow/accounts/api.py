@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 
 from leadflow.accounts import services
-from leadflow.accounts.models import User
-from leadflow.core.api import ADMINS, actor_of, responses
+from leadflow.accounts.models import Notification, User
+from leadflow.core.api import ADMINS, DbId, actor_of, responses
 from leadflow.core.errors import NotFound
+from leadflow.core.pagination import Ordering, check_limit, paginate
 
 router = Router(tags=["users"])
 
@@ -99,3 +104,67 @@ def update_user(request, user_id: int, payload: UserPatch):
     actor = actor_of(request)
     user = _user_for(actor, user_id)
     return user_out(services.update_user(user, actor=actor, **payload.dict(exclude_unset=True)))
+
+
+# --- notifications (the caller's own) ----------------------------------------------------------
+
+NOTIFICATION_ORDER = Ordering("created_at", True, kind="datetime")
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    message: str
+    project: int | None
+    lead: int | None
+    offer: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationPage(Schema):
+    items: list[NotificationOut]
+    next_cursor: str | None
+
+
+class MarkReadIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[DbId] | None = Field(default=None, max_length=1000)
+
+
+class MarkedOut(Schema):
+    marked: int
+
+
+def notification_out(n: Notification) -> dict:
+    return {"id": n.pk, "kind": n.kind, "message": n.message, "project": n.project_id,
+            "lead": n.lead_id, "offer": n.offer_id, "created_at": n.created_at,
+            "read_at": n.read_at}
+
+
+@router.get("/notifications", response=responses(200, NotificationPage, 400, 401))
+def list_notifications(request, unread: bool | None = None, limit: int | None = None,
+                       cursor: str | None = None):
+    """The caller's notifications, newest first; `unread=true`: only those not yet read."""
+    qs = Notification.objects.filter(user=request.auth)
+    if unread:
+        qs = qs.filter(read_at__isnull=True)
+    rows, next_cursor = paginate(qs, NOTIFICATION_ORDER, limit=check_limit(limit), cursor=cursor)
+    return {"items": [notification_out(n) for n in rows], "next_cursor": next_cursor}
+
+
+@router.post("/notifications/read", response=responses(200, MarkedOut, 400, 401),
+             openapi_extra={"requestBody": {"required": False, "content": {
+                 "application/json": {"schema": MarkReadIn.model_json_schema()}}}})
+def mark_notifications_read(request):
+    """Mark the caller's notifications read: those named in `ids`, or every unread one (no
+    body, or no `ids`)."""
+    ids = None
+    if request.body.strip():
+        try:
+            ids = MarkReadIn.model_validate_json(request.body).ids
+        except PydanticValidationError as exc:
+            raise NinjaValidationError([{**e, "loc": ("body", *e["loc"])}
+                                        for e in exc.errors(include_url=False)])
+    return {"marked": services.mark_notifications_read(request.auth, ids)}

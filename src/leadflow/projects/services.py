@@ -227,10 +227,17 @@ def update_pool(pool: Pool, *, actor: Actor, name=None, members=None) -> Pool:
 
 
 def delete_pool(pool: Pool, *, actor: Actor) -> None:
-    """Delete an empty, non-default pool (managers). A pool with leads is Conflict."""
+    """Delete an empty, non-default pool (managers). A pool with leads, or one a distribution
+    rule routes to, is Conflict."""
     access.require_manager(actor, pool.project_id)
+    from leadflow.routing.models import DistributionRule
+
     if pool.is_default:
         raise Conflict("The default pool cannot be deleted.", code="default_pool")
+    rules = list(DistributionRule.objects.filter(pool=pool).values_list("name", flat=True)[:3])
+    if rules:
+        raise Conflict(f"Distribution rules route to this pool ({', '.join(rules)}): give them "
+                       "another pool or delete them first.", code="pool_in_rule")
     _delete_unused(pool, "Move the pool's leads to another pool first.", "pool_in_use")
 
 

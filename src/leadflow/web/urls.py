@@ -5,7 +5,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from leadflow.web.views import buckets, config, duplicates, leads, ownership, webforms, work
+from leadflow.web.views import (
+    buckets,
+    config,
+    duplicates,
+    leads,
+    ownership,
+    routing_config,
+    webforms,
+    work,
+)
 
 crm_patterns = [
     path("", leads.lead_list, name="lead_list"),
@@ -71,6 +80,8 @@ config_patterns = [
          name="member_role"),
     path("projects/<int:project_id>/members/<int:user_id>/remove/", config.member_remove,
          name="member_remove"),
+    path("projects/<int:project_id>/members/<int:user_id>/away/", routing_config.member_away,
+         name="member_away"),
     path("projects/<int:project_id>/sources/", config.sources, name="sources"),
     path("sources/<int:source_id>/", config.source_edit, name="source_edit"),
     path("projects/<int:project_id>/pools/", config.pools, name="pools"),
@@ -80,6 +91,16 @@ config_patterns = [
     path("stages/<int:stage_id>/", config.stage_edit, name="stage_edit"),
     path("stages/<int:stage_id>/move/", config.stage_move, name="stage_move"),
     path("stages/<int:stage_id>/delete/", config.stage_delete, name="stage_delete"),
+    path("projects/<int:project_id>/offices/", routing_config.offices, name="offices"),
+    path("offices/<int:office_id>/", routing_config.office_edit, name="office_edit"),
+    path("offices/<int:office_id>/delete/", routing_config.office_delete, name="office_delete"),
+    path("projects/<int:project_id>/groups/", routing_config.groups, name="groups"),
+    path("groups/<int:group_id>/", routing_config.group_edit, name="group_edit"),
+    path("groups/<int:group_id>/delete/", routing_config.group_delete, name="group_delete"),
+    path("projects/<int:project_id>/rules/", routing_config.rules, name="rules"),
+    path("rules/<int:rule_id>/", routing_config.rule_edit, name="rule_edit"),
+    path("rules/<int:rule_id>/move/", routing_config.rule_move, name="rule_move"),
+    path("rules/<int:rule_id>/delete/", routing_config.rule_delete, name="rule_delete"),
     path("system/", config.system_settings, name="system"),
     path("users/", config.user_list, name="users"),
     path("users/<int:user_id>/", config.user_edit, name="user_edit"),
