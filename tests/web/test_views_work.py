@@ -306,7 +306,8 @@ def test_bell_counts_unread_notifications_and_the_page_lists_them(client):
     html = html_of(page)
     assert 'class="bell-count" data-unread="1"' in html
     assert "Lead Bell Lead was assigned to you." in html
-    assert reverse("crm:lead_detail", args=[lead.pk]) in html
+    note = Notification.objects.get(user=w.agent)
+    assert f'href="{reverse("work:notification_open", args=[note.pk])}"' in html
 
 
 def test_mark_all_read_clears_the_bell(client):
@@ -322,6 +323,83 @@ def test_mark_all_read_clears_the_bell(client):
     assert messages_of(response) == ["1 notification marked read."]
     assert "bell-count" not in after
     assert Notification.objects.filter(user=w.other_agent, read_at__isnull=True).count() == 1
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_its_lead(client):
+    w = World()
+    lead = make_lead(w.project, name="Opened Lead")
+    services.assign(lead, actor=Actor(w.manager, "api"), owner=w.agent)
+    services.assign(make_lead(w.project), actor=Actor(w.manager, "api"), owner=w.agent)
+    opened, other = Notification.objects.filter(user=w.agent).order_by("lead_id")
+    client = _as(client, w.agent)
+
+    response = client.get(reverse("work:notification_open", args=[opened.pk]))
+    page = html_of(client.get(reverse("work:notifications")))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("crm:lead_detail", args=[lead.pk])
+    assert Notification.objects.get(pk=opened.pk).read_at is not None
+    assert Notification.objects.get(pk=other.pk).read_at is None
+    assert 'class="bell-count" data-unread="1"' in page
+
+
+def test_an_offer_notification_opens_the_inbox_and_its_lead_link_the_lead(client):
+    w = World()
+    lead = make_lead(w.project, name="Offered Lead")
+    _offer(w, lead, [w.agent])
+    note = Notification.objects.get(user=w.agent, kind="offer")
+    client = _as(client, w.agent)
+    url = reverse("work:notification_open", args=[note.pk])
+
+    to_inbox = client.get(url)
+    to_lead = client.get(f"{url}?to=lead")
+    elsewhere = client.get(f"{url}?to=https://evil.example/")
+
+    assert to_inbox["Location"] == reverse("work:offer_inbox")
+    assert to_lead["Location"] == reverse("crm:lead_detail", args=[lead.pk])
+    assert elsewhere["Location"] == reverse("work:offer_inbox")
+    assert Notification.objects.filter(user=w.agent, read_at__isnull=True).exists() is False
+
+
+def test_opening_a_notification_keeps_the_first_read_time(client):
+    w = World()
+    services.assign(make_lead(w.project), actor=Actor(w.manager, "api"), owner=w.agent)
+    note = Notification.objects.get(user=w.agent)
+    client = _as(client, w.agent)
+    url = reverse("work:notification_open", args=[note.pk])
+    with time_machine.travel(timezone.now(), tick=False):
+        client.get(url)
+        first = Notification.objects.get(pk=note.pk).read_at
+
+    with time_machine.travel(first + timedelta(hours=1), tick=False):
+        client.get(url)
+
+    assert Notification.objects.get(pk=note.pk).read_at == first
+
+
+def test_another_users_notification_cannot_be_opened(client):
+    w = World()
+    services.assign(make_lead(w.project), actor=Actor(w.manager, "api"), owner=w.other_agent)
+    theirs = Notification.objects.get(user=w.other_agent)
+
+    response = _as(client, w.agent).get(reverse("work:notification_open", args=[theirs.pk]))
+    missing = client.get(reverse("work:notification_open", args=[theirs.pk + 1000]))
+
+    assert response.status_code == 404
+    assert missing.status_code == 404
+    assert Notification.objects.get(pk=theirs.pk).read_at is None
+
+
+def test_opening_a_notification_needs_a_login(client):
+    w = World()
+    services.assign(make_lead(w.project), actor=Actor(w.manager, "api"), owner=w.agent)
+    note = Notification.objects.get(user=w.agent)
+
+    response = client.get(reverse("work:notification_open", args=[note.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert Notification.objects.get(pk=note.pk).read_at is None
 
 
 def test_notifications_of_others_are_not_listed(client):

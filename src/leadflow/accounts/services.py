@@ -174,6 +174,23 @@ def mark_notifications_read(user, ids: list[int] | None = None) -> int:
     return unread.update(read_at=timezone.now())
 
 
+def open_notification(user, notification_id: int):
+    """The user opens one of their notifications: it is marked read (once; reading it again
+    keeps the first time) and returned, so the caller can show what it tells of. Another
+    user's notification does not exist for them. Errors: NotFound."""
+    from leadflow.accounts.models import Notification
+
+    notification = Notification.objects.filter(pk=notification_id, user_id=user.pk).first()
+    if notification is None:
+        raise NotFound("Notification not found.")
+    if notification.read_at is None:
+        now = timezone.now()
+        # Conditional, so two tabs opening it at once keep one read time.
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=now)
+        notification.refresh_from_db(fields=["read_at"])
+    return notification
+
+
 def set_away(project_id: int, user: User, away: bool, *, actor: Actor) -> Membership:
     """Mark a member away (skipped by automatic routing) or back. Members set their own flag;
     managers anyone's in their project. Errors: NotFound, PermissionDenied."""

@@ -46,6 +46,8 @@ work_patterns = [
     path("pools/<int:pool_id>/next/", work.pool_next, name="pool_next"),
     path("notifications/", work.notification_list, name="notifications"),
     path("notifications/read/", work.notifications_read, name="notifications_read"),
+    path("notifications/<int:notification_id>/open/", work.notification_open,
+         name="notification_open"),
 ]
 
 intake_patterns = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -84,6 +85,31 @@ def notification_list(request, actor):
     rows, next_cursor = notifications_for(actor.user, limit=NOTIFICATION_PAGE, cursor=cursor)
     context = {"notifications": rows, "next_cursor": next_cursor, "paged": bool(cursor)}
     return render(request, "work/notification_list.html", context)
+
+
+# Notifications that ask the user to act in the offers inbox open there; the rest at the lead.
+OPENS_IN_INBOX = {"offer"}
+
+
+def _notification_target(notification, wanted: str) -> str:
+    """Where an opened notification leads, built from its own row: the offers inbox or the
+    lead page (`wanted` only picks one of those two), else the notifications page."""
+    if wanted not in ("lead", "offer"):
+        wanted = "offer" if notification.kind in OPENS_IN_INBOX else "lead"
+    if notification.offer_id and (wanted == "offer" or not notification.lead_id):
+        return reverse("work:offer_inbox")
+    if notification.lead_id:
+        return reverse("crm:lead_detail", args=[notification.lead_id])
+    return reverse("work:notifications")
+
+
+@require_GET
+@ui_view
+def notification_open(request, actor, notification_id: int):
+    """Open one of the user's notifications: mark it read, then go to what it tells of. A GET,
+    so it is an ordinary link; it changes only the opener's own notification."""
+    notification = accounts.open_notification(actor.user, notification_id)
+    return redirect(_notification_target(notification, request.GET.get("to", "")))
 
 
 @require_POST
