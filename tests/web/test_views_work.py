@@ -444,3 +444,93 @@ def test_inbox_and_pool_view_query_counts_do_not_grow_with_rows(
     assert len(inbox.context["live"]) == 12
     assert len(pool_page.context["claims"]) == 12 and len(pool_page.context["leads"]) == 12
     assert len(managed.context["managed_offers"]) == 12
+
+
+# --- availability (away flag) -------------------------------------------------------------------
+
+
+def _away(user, project) -> bool:
+    from leadflow.accounts.models import Membership
+
+    return Membership.objects.get(user=user, project=project).away
+
+
+def test_pools_page_shows_the_agents_availability_and_what_away_means(client):
+    w = World()
+
+    html = html_of(_as(client, w.agent).get(reverse("work:pool_list")))
+
+    assert "Available" in html and "Mark me away" in html
+    assert "automatic routing skips you" in html
+    assert reverse("work:my_away", args=[w.project.pk]) in html
+    assert "away-flag" not in html
+
+
+def test_agent_marks_themselves_away_then_back(client):
+    w = World()
+    client = _as(client, w.agent)
+    url = reverse("work:my_away", args=[w.project.pk])
+
+    response = client.post(url, {"away": "true"})
+    page = html_of(client.get(reverse("work:pool_list")))
+
+    assert response.status_code == 302 and response["Location"] == reverse("work:pool_list")
+    assert messages_of(response) == [
+        f"You are away in {w.project.name}: automatic routing skips you."]
+    assert _away(w.agent, w.project) is True
+    assert _away(w.other_agent, w.project) is False
+    assert "I'm back" in page and 'class="away-flag"' in page
+
+    client.post(url, {"away": "false"})
+
+    assert _away(w.agent, w.project) is False
+
+
+def test_away_toggle_answers_the_availability_card_for_htmx(client):
+    w = World()
+
+    response = _as(client, w.agent).post(reverse("work:my_away", args=[w.project.pk]),
+                                         {"away": "true"}, HTTP_HX_REQUEST="true")
+
+    html = html_of(response)
+    assert response.status_code == 200
+    assert html.startswith('<section id="availability"')
+    assert "state-away" in html and "I'm back" in html
+    assert "automatic routing skips you." in html
+
+
+def test_an_away_agent_is_skipped_by_routing(client):
+    from tests.factories import make_rule
+
+    w = World()
+    make_rule(w.project)
+    _as(client, w.agent).post(reverse("work:my_away", args=[w.project.pk]), {"away": "true"})
+
+    owners = {services.route_lead(make_lead(w.project), actor=Actor(w.manager, "api")).owner_id
+              for _ in range(4)}
+
+    assert w.agent.pk not in owners
+    assert owners <= {w.other_agent.pk, w.viewer.pk}
+
+
+def test_a_non_member_cannot_set_away_in_a_project(client):
+    w = World()
+
+    response = _as(client, w.outsider).post(reverse("work:my_away", args=[w.project.pk]),
+                                            {"away": "true"})
+
+    assert response.status_code == 404
+    assert _away(w.outsider, w.other_project) is False
+    assert _away(w.agent, w.project) is False
+
+
+def test_away_toggle_needs_a_login_and_a_post(client):
+    w = World()
+    url = reverse("work:my_away", args=[w.project.pk])
+
+    anonymous = client.post(url, {"away": "true"})
+    get = _as(client, w.agent).get(url)
+
+    assert anonymous.status_code == 302
+    assert get.status_code == 405
+    assert _away(w.agent, w.project) is False

@@ -1,7 +1,7 @@
 """Navigation for the page shell, from the same predicates the services use."""
 
 from leadflow.accounts.access import can_configure
-from leadflow.accounts.selectors import unread_count
+from leadflow.accounts.selectors import away_anywhere, unread_count
 
 
 def navigation(request):
@@ -10,4 +10,5 @@ def navigation(request):
         return {}
     return {"nav_can_configure": can_configure(user), "nav_is_admin": user.is_admin,
             # Called by the page shell only (a template calls a callable), never by partials.
-            "nav_unread": lambda: unread_count(user)}
+            "nav_unread": lambda: unread_count(user),
+            "nav_away": lambda: away_anywhere(user)}

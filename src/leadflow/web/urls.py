@@ -41,6 +41,7 @@ work_patterns = [
     path("offers/<int:offer_id>/decline/", ownership.offer_decline, name="offer_decline"),
     path("offers/<int:offer_id>/cancel/", ownership.offer_cancel, name="offer_cancel"),
     path("pools/", work.pool_list, name="pool_list"),
+    path("pools/away/<int:project_id>/", work.my_away, name="my_away"),
     path("pools/owners/", ownership.pool_owner_options, name="pool_owner_options"),
     path("pools/<int:pool_id>/", work.pool_detail, name="pool_detail"),
     path("pools/<int:pool_id>/next/", work.pool_next, name="pool_next"),

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leadflow.accounts import services as accounts
 from leadflow.accounts.access import can_configure
-from leadflow.accounts.selectors import notifications_for
+from leadflow.accounts.selectors import memberships_of, notifications_for
 from leadflow.core.errors import NotFound, PermissionDenied
 from leadflow.crm import services
 from leadflow.crm.ownership_selectors import (
@@ -23,7 +23,7 @@ from leadflow.crm.ownership_selectors import (
 )
 from leadflow.crm.services.ownership import is_pool_member
 from leadflow.projects.access import get_pool_to_work
-from leadflow.web.views.base import ui_view
+from leadflow.web.views.base import ui_view, wants_partial
 
 POOL_PAGE = 50
 NOTIFICATION_PAGE = 50
@@ -39,10 +39,31 @@ def offer_inbox(request, actor):
     return render(request, "work/offer_inbox.html", context)
 
 
+def _availability(request, actor, **extra):
+    return render(request, "work/partials/_availability.html",
+                  {"memberships": memberships_of(actor.user), **extra})
+
+
 @require_GET
 @ui_view
 def pool_list(request, actor):
-    return render(request, "work/pool_list.html", {"pools": pools_to_work(actor)})
+    context = {"pools": pools_to_work(actor), "memberships": memberships_of(actor.user)}
+    return render(request, "work/pool_list.html", context)
+
+
+@require_POST
+@ui_view
+def my_away(request, actor, project_id: int):
+    """The user marks themselves away in a project (automatic routing skips them) or back."""
+    away = request.POST.get("away") == "true"
+    membership = accounts.set_away(project_id, actor.user, away, actor=actor)
+    done = (f"You are away in {membership.project.name}: automatic routing skips you."
+            if away else f"You are back in {membership.project.name}: automatic routing "
+            "includes you again.")
+    if wants_partial(request):
+        return _availability(request, actor, done_message=done)
+    messages.success(request, done)
+    return redirect("work:pool_list")
 
 
 @require_GET
