@@ -101,11 +101,15 @@ def test_an_agent_takes_the_next_lead_of_their_pool_and_finds_it_in_fresh_leads(
         expect(page.get_by_text(re.compile("You claimed Oldest Waiting until"))).to_be_visible()
         panel = page.locator("#ownership")
         expect(panel.locator('[data-field="claim"]')).to_contain_text(agent.label)
+        head = page.locator("#lead-head")
+        expect(head.get_by_role("link", name="Edit")).to_have_count(0)
 
         panel.get_by_role("button", name="Take ownership").click()
         expect(panel.get_by_text("You own this lead now.")).to_be_visible()
         expect(panel.locator('[data-field="owner"]')).to_have_text(agent.label)
         expect(page.locator('#timeline li[data-kind="OWNERSHIP_TAKEN"]')).to_be_visible()
+        # The header follows without a reload: the new owner may edit the lead.
+        expect(head.get_by_role("link", name="Edit")).to_be_visible()
 
         nav(page, "Fresh leads").click()
         expect(page.get_by_role("heading", name="Fresh leads")).to_be_visible()

@@ -400,6 +400,43 @@ def test_the_claimant_takes_ownership(client):
     assert "You own this lead now." in html_of(response)
 
 
+def _head_of(html: str) -> str:
+    start = html.index('<div id="lead-head"')
+    return html[start:html.index("</h1>", start)] + html[html.index('<div class="actions">', start):
+                                                         html.index("</div>\n</div>", start)]
+
+
+def test_taking_ownership_by_htmx_brings_the_edit_button_into_the_header(client):
+    w = World()
+    lead = unowned(w)
+    services.claim(lead, actor=Actor(w.agent, "api"))
+    client = _as(client, w.agent)
+    edit = f'href="{reverse("crm:lead_edit", args=[lead.pk])}"'
+    before = html_of(client.get(reverse("crm:lead_detail", args=[lead.pk])))
+
+    response = client.post(reverse("crm:lead_take", args=[lead.pk]), **HTMX)
+
+    html = html_of(response)
+    assert edit not in _head_of(before)
+    assert '<div id="lead-head" class="page-head" hx-swap-oob="true">' in html
+    assert edit in _head_of(html)
+
+
+def test_a_refused_take_by_htmx_leaves_the_header_alone(client):
+    w = World()
+    lead = unowned(w)
+    services.claim(lead, actor=Actor(w.agent, "api"))
+
+    response = _as(client, w.viewer).post(reverse("crm:lead_take", args=[lead.pk]), **HTMX)
+
+    html = html_of(response)
+    assert response.status_code == 200
+    assert "Only the holder of a live claim may take ownership." in html
+    assert 'id="lead-head"' not in html
+    assert reverse("crm:lead_edit", args=[lead.pk]) not in html
+    assert fresh(lead).owner_id is None
+
+
 def test_someone_else_cannot_take_ownership_of_a_claim(client):
     w = World()
     lead = unowned(w)
