@@ -256,6 +256,91 @@ def test_changing_the_pool_keeps_the_manager_on_the_rule_to_set_the_new_members(
     assert f'name="weight_{b.pk}"' in page and f'name="weight_{a.pk}"' not in page
 
 
+def test_choosing_another_pool_shows_its_members_rows_without_saving(client):
+    project, manager, a, b = setting()
+    c = make_user(project, "agent")
+    seniors = project_services.create_pool(project, "Seniors", actor=SYSTEM,
+                                           members=[b.pk, c.pk])
+    rule = make_rule(project, weights={str(a.pk): 3, str(b.pk): 5})
+    client.force_login(manager)
+    agents_url = reverse("config:rule_agents", args=[rule.pk])
+
+    page = client.get(reverse("config:rule_edit", args=[rule.pk])).content.decode()
+    rows = client.get(agents_url, {"pool": seniors.pk}, **HTMX)
+
+    html = rows.content.decode()
+    assert f'hx-get="{agents_url}"' in page and 'hx-target="#per-agent"' in page
+    assert rows.status_code == 200
+    assert html.startswith('<fieldset id="per-agent"')
+    assert "Per agent (Seniors)" in html
+    assert f'name="agents_pool" value="{seniors.pk}"' in html
+    assert f'name="weight_{a.pk}"' not in html
+    assert f'name="weight_{b.pk}" value="5"' in html and f'name="weight_{c.pk}"' in html
+    assert "Saving moves the rule to this pool" in html
+    rule.refresh_from_db()
+    assert (rule.pool_id, rule.weights) == (default_pool(project).pk, {str(a.pk): 3, str(b.pk): 5})
+
+
+def test_saving_with_the_new_pools_rows_keeps_their_weights_and_caps(client):
+    project, manager, a, b = setting()
+    seniors = project_services.create_pool(project, "Seniors", actor=SYSTEM, members=[b.pk])
+    rule = make_rule(project, weights={str(a.pk): 3})
+    client.force_login(manager)
+
+    response = client.post(reverse("config:rule_edit", args=[rule.pk]), {
+        "name": rule.name, "pool": seniors.pk, "method": "weighted", "active": "on",
+        "agents_pool": seniors.pk, f"weight_{b.pk}": "9", f"cap_{b.pk}": "4"})
+
+    assert response["Location"] == reverse("config:rules", args=[project.pk])
+    assert [str(m) for m in response.wsgi_request._messages] == ["Rule saved."]
+    rule.refresh_from_db()
+    assert (rule.pool_id, rule.weights, rule.caps) == (seniors.pk, {str(b.pk): 9},
+                                                       {str(b.pk): 4})
+
+
+def test_pool_rows_of_another_project_are_never_shown(client):
+    project, manager, a, _b = setting()
+    foreign = make_project()
+    outsider = make_user(foreign, "agent")
+    rule = make_rule(project)
+    client.force_login(manager)
+
+    rows = client.get(reverse("config:rule_agents", args=[rule.pk]),
+                      {"pool": default_pool(foreign).pk}, **HTMX)
+
+    html = rows.content.decode()
+    assert f'name="agents_pool" value="{default_pool(project).pk}"' in html
+    assert f'name="weight_{a.pk}"' in html and f'name="weight_{outsider.pk}"' not in html
+
+
+def test_pool_rows_without_htmx_lead_back_to_the_rule(client):
+    project, manager, *_ = setting()
+    rule = make_rule(project)
+    client.force_login(manager)
+
+    response = client.get(reverse("config:rule_agents", args=[rule.pk]))
+
+    assert response["Location"] == reverse("config:rule_edit", args=[rule.pk])
+
+
+@pytest.mark.parametrize("_case, who, status", [
+    ("agent", "agent", 403),
+    ("manager_of_another_project", "foreign_manager", 404),
+])
+def test_pool_rows_are_refused_to_agents_and_outsiders(client, _case, who, status):
+    project, _manager, a, b = setting()
+    seniors = project_services.create_pool(project, "Seniors", actor=SYSTEM, members=[b.pk])
+    rule = make_rule(project)
+    users = {"agent": a, "foreign_manager": make_user(make_project(), "manager")}
+    client.force_login(users[who])
+
+    response = client.get(reverse("config:rule_agents", args=[rule.pk]),
+                          {"pool": seniors.pk}, **HTMX)
+
+    assert response.status_code == status
+    assert f'name="weight_{b.pk}"' not in response.content.decode()
+
+
 def test_moving_rules_up_and_down_with_and_without_htmx(client):
     project, manager, *_ = setting()
     first, second, third = (make_rule(project, name=n) for n in ("One", "Two", "Three"))

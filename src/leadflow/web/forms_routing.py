@@ -100,9 +100,16 @@ class RuleForm(forms.Form):
         help_text="Members with this many open leads are skipped. Empty: no cap.",
     )
 
-    def __init__(self, *args, pools, sources, buckets, agents=None, **kwargs):
+    def __init__(self, *args, pools, sources, buckets, agents=None, agents_url=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["pool"].choices = [(p.pk, p.name) for p in pools]
+        if agents_url:
+            # The per-agent rows follow the chosen pool before saving (htmx); without
+            # JavaScript they change after the rule is saved with its new pool.
+            self.fields["pool"].widget.attrs.update({
+                "hx-get": agents_url, "hx-trigger": "change", "hx-target": "#per-agent",
+                "hx-swap": "outerHTML",
+            })
         self.fields["sources"].choices = [(s.pk, s.name) for s in sources]
         self.fields["buckets"].choices = [(b.pk, b.name) for b in buckets]
         self.agents = list(agents or [])

@@ -102,6 +102,7 @@ config_patterns = [
     path("groups/<int:group_id>/delete/", routing_config.group_delete, name="group_delete"),
     path("projects/<int:project_id>/rules/", routing_config.rules, name="rules"),
     path("rules/<int:rule_id>/", routing_config.rule_edit, name="rule_edit"),
+    path("rules/<int:rule_id>/agents/", routing_config.rule_agents, name="rule_agents"),
     path("rules/<int:rule_id>/move/", routing_config.rule_move, name="rule_move"),
     path("rules/<int:rule_id>/delete/", routing_config.rule_delete, name="rule_delete"),
     path("system/", config.system_settings, name="system"),

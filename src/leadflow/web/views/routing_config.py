@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from leadflow.accounts.models import User
 from leadflow.accounts.services import set_away
@@ -191,30 +192,71 @@ def rules(request, actor, project_id: int):
     return _rules_page(request, project, form)
 
 
+def _pool_agents(pool_id: int):
+    return User.objects.filter(pools=pool_id).order_by("email")
+
+
+def _agents_pool(project, raw, fallback_id: int):
+    """The pool whose members the per-agent rows on the page belong to: the one the page says
+    (a pool of this project), else the rule's own."""
+    pools = {p.pk: p for p in project.pools.all()}
+    try:
+        chosen = int(raw) if raw else None
+    except ValueError:
+        chosen = None
+    return pools.get(chosen) or pools[fallback_id]
+
+
+def _rule_form(request, project, rule, agents_pool):
+    return forms.RuleForm(
+        _post(request), initial=forms.RuleForm.initial_from(rule),
+        agents=_pool_agents(agents_pool.pk),
+        agents_url=reverse("config:rule_agents", args=[rule.pk]), **_choices(project),
+    )
+
+
 @ui_view
 def rule_edit(request, actor, rule_id: int):
     rule = get_rule_for(actor, rule_id)
     project = managed_project(actor, rule.project_id)
-    agents = User.objects.filter(pools=rule.pool_id).order_by("email")
-    form = forms.RuleForm(_post(request), initial=forms.RuleForm.initial_from(rule),
-                          agents=agents, **_choices(project))
+    # With htmx the per-agent rows follow the pool select, so they may be the new pool's.
+    agents_pool = _agents_pool(project, request.POST.get("agents_pool"), rule.pool_id)
+    form = _rule_form(request, project, rule, agents_pool)
     if form.is_bound and form.is_valid():
-        # Weights and caps on the page belong to the old pool's members when the pool changes.
-        pool_changed = form.cleaned_data["pool"] != rule.pool_id
+        # Rows of the old pool say nothing of the new pool's members: keep the manager on the
+        # rule to set them (the page without JavaScript).
+        rows_of_old_pool = form.cleaned_data["pool"] != agents_pool.pk
         message = ("Rule saved. Set the weights and caps of the new pool's members."
-                   if pool_changed else "Rule saved.")
+                   if rows_of_old_pool else "Rule saved.")
         if _save(request, form, lambda: services.update_rule(
             rule, actor=actor, name=form.cleaned_data["name"],
-            **form.values(per_agent=not pool_changed)
+            **form.values(per_agent=not rows_of_old_pool)
         ), message):
-            if pool_changed:
+            if rows_of_old_pool:
                 return redirect("config:rule_edit", rule.pk)
             return redirect("config:rules", project.pk)
         rule.refresh_from_db()
     up_next = Router(project.pk).up_next(rule)
     context = {"project": project, "form": form, "rule": rule, "tab": "rules",
+               "agents_pool": agents_pool,
                "up_next": User.objects.filter(pk=up_next).first() if up_next else None}
     return render(request, "config/rule_edit.html", context)
+
+
+@require_GET
+@ui_view
+def rule_agents(request, actor, rule_id: int):
+    """The per-agent rows for the pool chosen in the rule's pool select (htmx), unsaved: the
+    rule's weights and caps of members in both pools are kept."""
+    rule = get_rule_for(actor, rule_id)
+    project = managed_project(actor, rule.project_id)
+    if not wants_partial(request):
+        return redirect("config:rule_edit", rule.pk)
+    agents_pool = _agents_pool(project, request.GET.get("pool"), rule.pool_id)
+    form = forms.RuleForm(initial=forms.RuleForm.initial_from(rule),
+                          agents=_pool_agents(agents_pool.pk), **_choices(project))
+    return render(request, "config/partials/_rule_agents.html",
+                  {"form": form, "rule": rule, "agents_pool": agents_pool})
 
 
 @require_POST

@@ -1,0 +1,41 @@
+"""Routing settings in a real browser: a rule's per-agent rows follow its pool select before
+the rule is saved."""
+
+import pytest
+from playwright.sync_api import expect
+
+from leadflow.projects import services as project_services
+from leadflow.routing.models import DistributionRule
+from tests.browser.chromium import chromium_page
+from tests.browser.test_ownership_journeys import log_in
+from tests.factories import SYSTEM, make_project, make_rule, make_user
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_rules_weight_rows_follow_the_chosen_pool_and_save_with_it(live_server):
+    project = make_project("Desk")
+    make_user(project, "manager", email="manager@example.com")
+    first = make_user(project, "agent", email="first@example.com")
+    second = make_user(project, "agent", email="second@example.com")
+    seniors = project_services.create_pool(project, "Seniors", actor=SYSTEM,
+                                           members=[second.pk])
+    rule = make_rule(project, name="Everyone")
+
+    with chromium_page() as page:
+        log_in(page, live_server.url, "manager@example.com")
+        page.goto(f"{live_server.url}/settings/rules/{rule.pk}/")
+        rows = page.locator("#per-agent tbody tr")
+        expect(rows).to_have_count(2)
+
+        page.get_by_label("Pool").select_option(label="Seniors")
+        expect(page.locator("#per-agent legend")).to_have_text("Per agent (Seniors)")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text(second.label)
+        page.get_by_label(f"Weight of {second.label}").fill("7")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Rule saved.")).to_be_visible()
+
+    rule = DistributionRule.objects.get(pk=rule.pk)
+    assert (rule.pool_id, rule.weights) == (seniors.pk, {str(second.pk): 7})
+    assert str(first.pk) not in rule.caps
