@@ -1,7 +1,14 @@
-from leadflow.accounts.models import User
+from unittest import mock
+
+from django.utils import timezone
+
+from leadflow.accounts.models import Notification, User
+from leadflow.cli import main
 from leadflow.crm.models import Lead
 from leadflow.demo import DEMO_PASSWORD, seed_demo
+from leadflow.intake.models import Bucket, Submission
 from leadflow.projects.models import Project, Stage
+from leadflow.routing.models import DistributionRule, Group, Offer, Office
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
 
@@ -18,15 +25,16 @@ def test_demo_seeds_a_worked_project_once():
     assert manager.check_password(DEMO_PASSWORD)
     assert project.memberships.filter(role="agent").count() == 3
     leads = Lead.objects.filter(project=project)
-    assert leads.count() == 40
-    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED).count() == 40
+    # 40 worked over past weeks, 6 from the landing page bucket, 5 waiting in the pool
+    assert leads.count() == 40 + 6 + 5
+    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED).count() == 40 + 6 + 5
     # history is spread over past weeks, not stamped all at once
     created = sorted(leads.values_list("created_at", flat=True))
     assert (created[-1] - created[0]).days >= 7
     assert TimelineEvent.objects.filter(kind=TimelineKind.STAGE_CHANGED).exists()
 
     assert seed_demo(leads=40) == "Demo project exists already."
-    assert Lead.objects.filter(project=project).count() == 40
+    assert Lead.objects.filter(project=project).count() == 40 + 6 + 5
 
 
 def test_demo_if_empty_leaves_a_used_database_alone():
@@ -34,3 +42,103 @@ def test_demo_if_empty_leaves_a_used_database_alone():
 
     assert seed_demo(leads=5, only_if_empty=True).startswith("Database already has users")
     assert not Project.objects.filter(slug="demo").exists()
+
+
+# --- routing in the demo -------------------------------------------------------------------------
+
+
+def _routing_rows() -> dict:
+    return {model.__name__: model.objects.count() for model in (
+        Office, Group, DistributionRule, Bucket, Submission, Offer, Notification, Lead,
+        TimelineEvent)}
+
+
+def test_demo_routes_a_buckets_submissions_round_robin_over_the_default_pool():
+
+    seed_demo(leads=20)
+
+    project = Project.objects.get(slug="demo")
+    rule = DistributionRule.objects.get(project=project)
+    bucket = Bucket.objects.get(project=project)
+    agents = [User.objects.get(email=f"agent{n}@example.com") for n in (1, 2, 3)]
+    assert (rule.name, rule.method, rule.pool.is_default, rule.buckets, rule.active) == (
+        "Landing page round robin", "round_robin", True, [bucket.pk], True)
+    assert bucket.default_manager_id is None and bucket.source.name == "Website"
+    rows = Submission.objects.filter(bucket=bucket).order_by("pk")
+    assert [row.status for row in rows] == ["processed"] * 6
+    assert [row.lead.owner_id for row in rows] == [a.pk for a in agents] * 2
+    routed = TimelineEvent.objects.filter(kind=TimelineKind.LEAD_ROUTED)
+    assert routed.count() == 6
+    assert {event.after["via"] for event in routed} == {"rule"}
+    assert {event.after["rule"] for event in routed} == {rule.pk}
+
+
+def members(team) -> list[int]:
+    return sorted(team.members.values_list("pk", flat=True))
+
+
+def test_demo_has_an_office_a_group_a_vip_pool_claims_an_offer_and_notifications():
+
+    seed_demo(leads=20)
+
+    project = Project.objects.get(slug="demo")
+    a1, a2, a3 = (User.objects.get(email=f"agent{n}@example.com") for n in (1, 2, 3))
+    assert members(Office.objects.get(project=project, name="New York Office")) == [a1.pk, a2.pk]
+    assert members(Group.objects.get(project=project, name="Closers")) == [a2.pk, a3.pk]
+    vip = project.pools.get(name="VIP High-Value")
+    assert list(vip.members.values_list("pk", flat=True)) == [a1.pk]
+    now = timezone.now()
+    claimed = Lead.objects.filter(project=project, claimed_until__gt=now).order_by("pk")
+    assert [(lead.name, lead.claimed_by_id, lead.owner_id) for lead in claimed] == [
+        ("Margaret Hamilton", a2.pk, None), ("Claude Shannon", a3.pk, None)]
+    offer = Offer.objects.get(lead__project=project)
+    assert (offer.status, offer.mode, offer.lead.name, offer.lead.owner_id) == (
+        "open", "sequence", "Hedy Lamarr", None)
+    assert list(offer.recipients.order_by("position").values_list("user_id", flat=True)) == [
+        a1.pk, a2.pk, a3.pk]
+    notes = sorted(Notification.objects.values_list("user__email", "kind"))
+    assert notes == [
+        ("agent1@example.com", "lead_assigned"), ("agent1@example.com", "offer"),
+        ("agent2@example.com", "offer"), ("agent3@example.com", "offer")]
+    assigned = Lead.objects.get(project=project, name="John von Neumann")
+    assert assigned.owner_id == a1.pk
+    waiting = Lead.objects.get(project=project, name="Barbara Liskov")
+    assert waiting.is_unassigned(now) and waiting.pool.is_default
+
+
+def test_a_second_demo_run_adds_nothing():
+    seed_demo(leads=20)
+    before = _routing_rows()
+
+    message = seed_demo(leads=20)
+
+    assert message == "Demo project exists already."
+    assert _routing_rows() == before
+
+
+def test_a_demo_seeded_before_routing_gets_routing_once():
+
+    with mock.patch("leadflow.demo._seed_routing", return_value=False):
+        seed_demo(leads=10)
+    assert not DistributionRule.objects.exists()
+
+    added = seed_demo(leads=10)
+    again = seed_demo(leads=10)
+
+    assert added == "Demo project exists already; routing demo added."
+    assert again == "Demo project exists already."
+    assert DistributionRule.objects.count() == 1
+    assert Lead.objects.filter(project__slug="demo").count() == 10 + 6 + 5
+
+
+def test_demo_command_if_empty_seeds_an_empty_database_then_leaves_it(capsys):
+    first = main(["demo", "--if-empty", "--leads", "10"])
+    first_out = capsys.readouterr().out
+    counts = _routing_rows()
+    second = main(["demo", "--if-empty", "--leads", "10"])
+    second_out = capsys.readouterr().out
+
+    assert (first, second) == (0, 0)
+    assert first_out.startswith("Demo project 'demo' seeded with 10 leads and routing.")
+    assert second_out == "Database already has users; demo not seeded.\n"
+    assert _routing_rows() == counts

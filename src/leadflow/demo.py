@@ -1,6 +1,9 @@
 """The demo project: a manager, three agents, the six-stage pipeline of a brokerage desk,
-sources and pools, and a few hundred leads worked over the past weeks — all made through the
-same services users call, so every lead has a real timeline."""
+sources and pools, and a few hundred leads worked over the past weeks; then routing at work — an
+office and a group, a round-robin rule over the default pool that routes a landing page bucket's
+submissions, leads waiting in the pool (two claimed, one offered to the agents in turn, one
+assigned) and the notifications those actions send. All made through the same services users
+call, so every lead has a real timeline."""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict
 from leadflow.crm import services as crm
 from leadflow.crm.contact import LeadInput
+from leadflow.intake.services import buckets, submissions
 from leadflow.projects import services as projects
-from leadflow.projects.models import Project, Source, Stage, Status
+from leadflow.projects.models import Pool, Project, Source, Stage, Status
+from leadflow.routing.models import DistributionRule
+from leadflow.routing.services import config as routing
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "demo1234"
@@ -51,6 +57,28 @@ COMPANIES = ("Northwind Traders|Contoso Ltd|Fabrikam Inc|Globex|Initech|Umbrella
 AREA_CODES = ["212", "312", "415", "646", "702", "305", "617", "206"]
 LOST_REASONS = ["No budget", "Chose a competitor", "Not reachable", "Not interested now"]
 EXTRA_SOURCES = ["Trade Show", "Referral Partner"]
+OFFICE = "New York Office"
+GROUP = "Closers"
+RULE = "Landing page round robin"
+BUCKET = "Spring Landing Page"
+# Submissions of the landing page bucket, routed by RULE in turn to the three agents.
+LANDING = [
+    ("Ada", "Lovelace", "+12135550142", "en"),
+    ("Alan", "Turing", "+14045550177", "en"),
+    ("Grace", "Hopper", "+15125550190", "en"),
+    ("Katherine", "Johnson", "+13035550123", "en"),
+    ("Rosa", "Menéndez", "+19195550168", "es"),
+    ("Edsger", "Dijkstra", "+18085550111", "en"),
+]
+# Leads a manager keeps unowned in the default pool: two are claimed, one offered, one assigned.
+WAITING = [
+    ("Margaret Hamilton", "margaret.hamilton@example.com", "+12135550131", "Apollo Systems"),
+    ("Claude Shannon", "claude.shannon@example.com", "+14045550146", "Bell Signals"),
+    ("Hedy Lamarr", "hedy.lamarr@example.com", "+15125550159", "Frequency Labs"),
+    ("John von Neumann", "john.vonneumann@example.com", "+13035550182", "Princeton Compute"),
+    ("Barbara Liskov", "barbara.liskov@example.com", "+19195550194", "Substitution Inc"),
+]
+OFFER_MINUTES = 240
 
 
 @contextmanager
@@ -72,7 +100,11 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
     """Create the demo project once. Idempotent: an existing demo project is left alone."""
     if only_if_empty and User.objects.exists():
         return "Database already has users; demo not seeded."
-    if Project.objects.filter(slug=DEMO_SLUG).exists():
+    existing = Project.objects.filter(slug=DEMO_SLUG).first()
+    if existing is not None:
+        # A demo seeded before routing came gets the routing part once.
+        if _seed_routing(existing):
+            return "Demo project exists already; routing demo added."
         return "Demo project exists already."
     system = Actor(None, "cli")
     rng = random.Random(seed)
@@ -91,7 +123,8 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
         projects.create_pool(project, "Spanish Desk", actor=system,
                              members=[agents[1].pk, agents[2].pk])
     created = _seed_leads(project, manager, agents, leads, rng)
-    return (f"Demo project '{project.slug}' seeded with {created} leads. "
+    _seed_routing(project)
+    return (f"Demo project '{project.slug}' seeded with {created} leads and routing. "
             f"Log in as {ADMIN[0]}, {MANAGER[0]} or agent1@example.com, password {DEMO_PASSWORD}.")
 
 
@@ -134,3 +167,44 @@ def _seed_leads(project, manager, agents, count, rng) -> int:
             with _clock_at(moment + timedelta(days=rng.uniform(1, 2))):
                 crm.set_stage(lead, lost, actor=worker, lost_reason=rng.choice(LOST_REASONS))
     return created
+
+
+def _seed_routing(project: Project) -> bool:
+    """Routing at work in the demo project, once (its rule marks it done): returns whether it
+    seeded anything. The demo's users must be there; otherwise nothing is done."""
+    if DistributionRule.objects.filter(project=project, name=RULE).exists():
+        return False
+    manager = User.objects.filter(email=MANAGER[0]).first()
+    agents = [User.objects.filter(email=email).first() for email, _name in AGENTS]
+    if manager is None or None in agents:
+        return False
+    boss = Actor(manager, "ui")
+    ids = [agent.pk for agent in agents]
+    pool = Pool.objects.get(project=project, is_default=True)
+    website = Source.objects.get(project=project, name="Website")
+    with transaction.atomic():
+        routing.create_office(project, OFFICE, actor=boss, members=ids[:2])
+        routing.create_group(project, GROUP, actor=boss, members=ids[1:])
+        bucket, _key = buckets.create_bucket(project, actor=boss, name=BUCKET,
+                                             label="Spring campaign", source=website.pk)
+        routing.create_rule(project, RULE, actor=boss, pool=pool.pk, buckets=[bucket.pk])
+        for n, (first, last, phone, language) in enumerate(LANDING):
+            email = f"{first}.{last}@example.com".lower().replace("é", "e")
+            submissions.submit(bucket, {
+                "first_name": first, "last_name": last, "email": email, "phone": phone,
+                "country": "US", "language": language, "utm_source": "spring-newsletter",
+            }, channel="api", idempotency_key=f"demo-landing-{n}")
+        waiting = []
+        for name, email, phone, company in WAITING:
+            data = LeadInput(name=name, email=email, phones=[phone], company=company,
+                             country="US", language="en")
+            waiting.append(crm.create_lead(project, data, actor=boss, route=False).lead)
+        crm.claim(waiting[0], actor=Actor(agents[1], "ui"))
+        crm.claim(waiting[1], actor=Actor(agents[2], "ui"))
+        crm.make_offer(waiting[2], actor=boss, recipients=ids, mode="sequence",
+                       acceptance_minutes=OFFER_MINUTES,
+                       note="Asked for a call back this week; first to accept calls her.")
+        crm.assign(waiting[3], actor=boss, owner=agents[0],
+                   note="Met him at the trade show: warm lead.")
+        # waiting[4] stays in the pool for "give me the next lead".
+    return True
