@@ -1,5 +1,5 @@
-"""Routing settings in a real browser: a rule's per-agent rows follow its pool select before
-the rule is saved."""
+"""Routing in a real browser: a rule's per-agent rows follow its pool select before the rule
+is saved; an agent marks themselves away and back under Pools."""
 
 import pytest
 from playwright.sync_api import expect
@@ -39,3 +39,28 @@ def test_a_rules_weight_rows_follow_the_chosen_pool_and_save_with_it(live_server
     rule = DistributionRule.objects.get(pk=rule.pk)
     assert (rule.pool_id, rule.weights) == (seniors.pk, {str(second.pk): 7})
     assert str(first.pk) not in rule.caps
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_agent_marks_themselves_away_and_back_under_pools(live_server):
+    project = make_project("Desk")
+    agent = make_user(project, "agent", email="agent@example.com")
+
+    with chromium_page() as page:
+        log_in(page, live_server.url, "agent@example.com")
+        page.goto(f"{live_server.url}/pools/")
+        card = page.locator("#availability")
+        flag = page.locator("header .away-flag")
+        expect(card).to_contain_text("Desk: Available")
+        expect(flag).to_have_count(0)
+
+        card.get_by_role("button", name="Mark me away").click()
+        expect(card).to_contain_text("You are away in Desk: automatic routing skips you.")
+        expect(flag).to_have_text("Away")
+
+        card.get_by_role("button", name="I'm back").click()
+        expect(card).to_contain_text("Desk: Available")
+        expect(flag).to_have_count(0)
+
+    assert agent.memberships.get(project=project).away is False

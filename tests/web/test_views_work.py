@@ -463,7 +463,7 @@ def test_pools_page_shows_the_agents_availability_and_what_away_means(client):
     assert "Available" in html and "Mark me away" in html
     assert "automatic routing skips you" in html
     assert reverse("work:my_away", args=[w.project.pk]) in html
-    assert "away-flag" not in html
+    assert 'class="away-flag"' not in html
 
 
 def test_agent_marks_themselves_away_then_back(client):
@@ -497,6 +497,21 @@ def test_away_toggle_answers_the_availability_card_for_htmx(client):
     assert html.startswith('<section id="availability"')
     assert "state-away" in html and "I'm back" in html
     assert "automatic routing skips you." in html
+    # the header's flag follows out of band
+    assert '<span id="away-flag" hx-swap-oob="true"><a class="away-flag"' in html
+
+
+def test_coming_back_by_htmx_clears_the_header_flag(client):
+    w = World()
+    client = _as(client, w.agent)
+    url = reverse("work:my_away", args=[w.project.pk])
+    client.post(url, {"away": "true"})
+
+    response = client.post(url, {"away": "false"}, HTTP_HX_REQUEST="true")
+
+    html = html_of(response)
+    assert '<span id="away-flag" hx-swap-oob="true"></span>' in html
+    assert "state-available" in html
 
 
 def test_an_away_agent_is_skipped_by_routing(client):

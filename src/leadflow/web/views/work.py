@@ -40,8 +40,10 @@ def offer_inbox(request, actor):
 
 
 def _availability(request, actor, **extra):
-    return render(request, "work/partials/_availability.html",
-                  {"memberships": memberships_of(actor.user), **extra})
+    memberships = memberships_of(actor.user)
+    # The header's "Away" follows too; read from these fresh rows, not the user's cache.
+    context = {"memberships": memberships, "away_anywhere": any(m.away for m in memberships)}
+    return render(request, "work/partials/_availability.html", {**context, **extra})
 
 
 @require_GET
