@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from django.test import Client
 
+from leadflow.accounts.models import Notification
 from leadflow.accounts.services import set_away
 from leadflow.crm.models import Lead
 from leadflow.intake.services.submissions import submit_batch
@@ -73,6 +74,10 @@ def test_round_robin_takes_turns_and_explains_each_decision():
                                       "to": b.pk}
     assert {o.user_id: o.open_leads for o in OwnerLoad.objects.filter(project=project)} == {
         a.pk: 2, b.pk: 2, c.pk: 2}
+    told = Notification.objects.filter(user=b, kind="lead_assigned").order_by("id")
+    assert [(n.lead_id, n.message) for n in told] == [
+        (leads[1].pk, "Lead Person 1 was routed to you."),
+        (leads[4].pk, "Lead Person 4 was routed to you.")]
 
 
 def test_the_first_matching_rule_wins_and_conditions_must_all_hold():
@@ -182,6 +187,8 @@ def test_a_batch_routes_each_lead_in_turn():
     assert [r.status for r in rows] == ["processed"] * 7
     assert owners(project) == {a.pk: 3, b.pk: 2, c.pk: 2}
     assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_ROUTED).count() == 7
+    assert Counter(Notification.objects.values_list("user_id", flat=True)) == {
+        a.pk: 3, b.pk: 2, c.pk: 2}
     assert recount() == 0
 
 

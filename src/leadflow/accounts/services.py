@@ -164,6 +164,19 @@ def notify(user_ids, kind: str, message: str, *, project_id: int | None = None,
     ])
 
 
+def notify_each(items) -> None:
+    """Write several notifications at once: `items` of (user id, kind, message, project id,
+    lead id)."""
+    from leadflow.accounts.models import Notification
+
+    now = timezone.now()
+    Notification.objects.bulk_create([
+        Notification(user_id=user_id, kind=kind, message=message[:500], project_id=project_id,
+                     lead_id=lead_id, created_at=now)
+        for user_id, kind, message, project_id, lead_id in items if user_id is not None
+    ])
+
+
 def mark_notifications_read(user, ids: list[int] | None = None) -> int:
     """Mark the user's notifications read (all unread ones when `ids` is None)."""
     from leadflow.accounts.models import Notification

@@ -24,6 +24,7 @@ from leadflow.intake.services.ingest import (
     find_canonical,
     first_open_stage,
     new_lead,
+    notify_routed,
     routed_owner,
     validate_input,
 )
@@ -116,6 +117,7 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
     except IntegrityError:
         raise KeyRace
     router.flush()
+    notify_routed(list(zip(new, decisions, strict=True)))
     insert_rows(LeadWord, [LeadWord(lead=lead, word=w) for lead in new
                            for w in sorted(words_of(lead.name, lead.company))])
     events = [

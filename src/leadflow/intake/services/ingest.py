@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, ErrorCollector
@@ -197,6 +198,15 @@ def routed_owner(decision: Decision, pool: Pool, router: Router):
     return User(pk=decision.owner_id, email=router.emails.get(decision.owner_id, "")), pool
 
 
+def notify_routed(routed: list[tuple[Lead, Decision]]) -> None:
+    """Tell each agent routing gave a lead to, in the transaction that created it."""
+    accounts.notify_each(
+        (decision.owner_id, "lead_assigned", f"Lead {lead.name} was routed to you.",
+         lead.project_id, lead.pk)
+        for lead, decision in routed if decision.owner_id is not None
+    )
+
+
 def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now) -> Lead:
     """An unsaved lead of validated values (shared by single and bulk creation)."""
     return Lead(
@@ -257,6 +267,7 @@ def _create(
     lead.save(force_insert=True)
     if router is not None:
         router.flush()
+        notify_routed([(lead, decision)])
     elif owner is not None:
         loads.shift(project.pk, {owner.pk: 1})
     taken = {(m["kind"], m["value"]) for m in matches}
