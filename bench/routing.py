@@ -140,6 +140,8 @@ def fairness(args, cast, bucket, key) -> dict:
                                        HTTP_X_API_KEY=key)
                 if response.status_code != 201 or response.json()["status"] != "processed":
                     failures.append(response.content[:200])
+        except Exception as exc:  # a worker that dies must show as failed, not as fair
+            failures.append(repr(exc)[:200])
         finally:
             connection.close()
 
