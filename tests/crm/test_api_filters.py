@@ -171,11 +171,10 @@ def test_filter_project(client):
     assert ids(client, admin) == [b.pk, a.pk]
 
 
-def test_tag_list_and_bucket_filters_match_nothing_yet(client, team):
+def test_list_and_bucket_filters_match_nothing_yet(client, team):
     project, manager, _agent = team
     make_lead(project)
 
-    assert ids(client, manager, tag="vip") == []
     assert ids(client, manager, list=1) == []
     assert ids(client, manager, bucket=1) == []
 
