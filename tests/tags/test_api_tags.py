@@ -310,3 +310,8 @@ def test_bulk_tag_refuses_agents_per_lead_and_bad_params(client, w):
         else:
             assert response.status_code == 400
     assert not LeadTag.objects.exists()
+
+
+def test_tag_filter_refuses_nul_and_overlong_names(client, w):
+    assert send(client, "get", "/leads?tag=a%00b", w.manager).status_code == 400
+    assert send(client, "get", f"/leads?tag={'x' * 101}", w.manager).status_code == 400

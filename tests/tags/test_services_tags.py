@@ -385,3 +385,21 @@ def test_retire_lead_is_idempotent(w):
     assert lead_snapshot(lead.pk)["owner_id"] is None
     with pytest.raises(PermissionDenied):
         retire_lead(make_lead(w.project, owner=w.agent), actor=Actor(w.agent))
+
+
+def test_a_tag_with_only_decided_requests_can_be_deleted(w):
+    request = services.change_lead_tags(w.own_lead, actor=Actor(w.agent),
+                                        add=["VIP"]).change_requests[0]
+    with pytest.raises(Conflict):
+        services.delete_tag(w.vip, actor=Actor(w.manager))
+    services.reject_change_request(request, actor=Actor(w.manager), reason="No")
+    services.delete_tag(w.vip, actor=Actor(w.manager))
+    assert not ChangeRequest.objects.exists()
+    assert TimelineEvent.objects.filter(kind=TimelineKind.TAG_CHANGE_REJECTED).count() == 1
+
+
+def test_names_with_nul_or_too_long_are_refused(w):
+    for name in ("a\x00b", "x" * 101):
+        with pytest.raises(ValidationFailed) as exc:
+            services.change_lead_tags(w.own_lead, actor=Actor(w.manager), add=[name])
+        assert exc.value.errors[0].code == "invalid"

@@ -66,6 +66,10 @@ def check_filters(f: LeadFilters) -> None:
     elif f.q is not None and "\x00" in f.q:
         # PostgreSQL text cannot hold NUL: refused here rather than failing in the query.
         errors.add("q", "invalid", "q cannot contain a NUL character.")
+    if f.tag is not None and len(f.tag) > 100:
+        errors.add("tag", "too_long", "At most 100 characters.")
+    elif f.tag is not None and "\x00" in f.tag:
+        errors.add("tag", "invalid", "tag cannot contain a NUL character.")
     errors.raise_if_any()
 
 

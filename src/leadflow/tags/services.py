@@ -112,15 +112,19 @@ def update_tag(tag: Tag, *, actor: Actor, name: str | None = None,
 
 
 def delete_tag(tag: Tag, *, actor: Actor) -> None:
-    """Delete a tag no lead carries and no change request names (managers); its rules go with
-    it. Errors: PermissionDenied, Conflict (`in_use`)."""
+    """Delete a tag no lead carries and no pending change request names (managers); its rules
+    and decided requests go with it (the leads' timelines keep their story).
+    Errors: PermissionDenied, Conflict (`in_use`)."""
     account_access.require_manager(actor, tag.project_id)
     try:
         with transaction.atomic():
+            if ChangeRequest.objects.filter(tag=tag, state=ChangeState.PENDING).exists():
+                raise ProtectedError("pending change requests", set())
+            ChangeRequest.objects.filter(tag=tag).delete()
             tag.delete()
     except ProtectedError:
-        raise Conflict("Leads or change requests still use this tag; remove it from them "
-                       "first.", code="in_use")
+        raise Conflict("Leads or pending change requests still use this tag; remove it from "
+                       "them first.", code="in_use")
 
 
 # --- configuration: tag rules ----------------------------------------------------------------
@@ -242,6 +246,9 @@ def check_tag_names(add: Any, remove: Any) -> tuple[list[str], list[str]]:
             value = []
         elif len(value) > MAX_NAMES:
             errors.add(name, "too_many", f"At most {MAX_NAMES} tags at once.")
+        elif any(len(v) > 100 or "\x00" in v for v in value):
+            errors.add(name, "invalid", "A tag name has at most 100 characters and no NUL.")
+            value = []
         lists[name] = [v.strip() for v in value if v.strip()]
     if not errors.errors and not lists["add"] and not lists["remove"]:
         errors.add("add", "required", "Name at least one tag to add or remove.")

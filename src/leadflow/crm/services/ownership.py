@@ -377,6 +377,10 @@ def start_bulk_job(action: str, filters, params: dict, *, actor: Actor):
     if action not in BULK_ACTIONS:
         raise ValidationFailed.one("action", "invalid",
                                    f"Action must be one of: {', '.join(BULK_ACTIONS)}.")
+    if action == "tag":
+        from leadflow.tags.services import check_tag_names
+
+        check_tag_names((params or {}).get("add"), (params or {}).get("remove"))
     qs = apply_lead_filters(leads_visible_to(actor), filters)
     if qs.order_by().values("pk")[:BULK_LIMIT + 1].count() <= BULK_LIMIT:
         return None
