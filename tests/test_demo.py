@@ -96,7 +96,8 @@ def test_demo_has_an_office_a_group_a_vip_pool_claims_an_offer_and_notifications
         "open", "sequence", "Hedy Lamarr", None)
     assert list(offer.recipients.order_by("position").values_list("user_id", flat=True)) == [
         a1.pk, a2.pk, a3.pk]
-    notes = sorted(Notification.objects.values_list("user__email", "kind"))
+    notes = sorted(Notification.objects.filter(kind__in=["lead_assigned", "offer"])
+                   .values_list("user__email", "kind"))
     # two routed landing-page leads each, one assignment, and the offer's three recipients
     assert notes == sorted(
         [(f"agent{i}@example.com", "lead_assigned") for i in (1, 1, 1, 2, 2, 3, 3)]
@@ -143,3 +144,28 @@ def test_demo_command_if_empty_seeds_an_empty_database_then_leaves_it(capsys):
     assert first_out.startswith("Demo project 'demo' seeded with 10 leads and routing.")
     assert second_out == "Database already has users; demo not seeded.\n"
     assert _routing_rows() == counts
+
+
+# --- tags in the demo ----------------------------------------------------------------------------
+
+
+def test_demo_has_tags_rules_and_a_pending_change_request():
+    from leadflow.tags.models import ChangeRequest, LeadTag, Tag, TagRule
+
+    seed_demo(leads=40)
+
+    project = Project.objects.get(slug="demo")
+    assert sorted(Tag.objects.filter(project=project).values_list("name", "is_modifiable")) == [
+        ("Callback requested", True), ("Do not call", False), ("Hot", True),
+        ("Spanish speaker", True), ("VIP", False)]
+    assert sorted(TagRule.objects.values_list("tag__name", "action")) == [
+        ("Do not call", "unassign"), ("VIP", "notify")]
+    pending = ChangeRequest.objects.get(state="pending")
+    assert (pending.tag.name, pending.requested_by.email) == ("VIP", "agent2@example.com")
+    assert ChangeRequest.objects.get(state="rejected").tag.name == "Do not call"
+    assert LeadTag.objects.filter(tag__name="VIP").count() == 1
+    assert Notification.objects.filter(kind="tag_rule").exists()
+    assert Notification.objects.filter(kind="tag_change_requested").exists()
+    rows = LeadTag.objects.count()
+    assert seed_demo(leads=40) == "Demo project exists already."
+    assert LeadTag.objects.count() == rows

@@ -97,6 +97,7 @@ def _routers() -> None:
     from leadflow.jobs.api import router as jobs_router
     from leadflow.projects.api import router as projects_router
     from leadflow.routing.api import router as routing_router
+    from leadflow.tags.api import router as tags_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", projects_router)
@@ -104,6 +105,7 @@ def _routers() -> None:
     api.add_router("/", intake_router)
     api.add_router("/", jobs_router)
     api.add_router("/", routing_router)
+    api.add_router("/", tags_router)
 
 
 _routers()

@@ -79,6 +79,9 @@ WAITING = [
     ("Barbara Liskov", "barbara.liskov@example.com", "+19195550194", "Substitution Inc"),
 ]
 OFFER_MINUTES = 240
+# (name, modifiable by agents)
+TAGS = [("Hot", True), ("Callback requested", True), ("Spanish speaker", True), ("VIP", False),
+        ("Do not call", False)]
 
 
 @contextmanager
@@ -102,9 +105,11 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
         return "Database already has users; demo not seeded."
     existing = Project.objects.filter(slug=DEMO_SLUG).first()
     if existing is not None:
-        # A demo seeded before routing came gets the routing part once.
-        if _seed_routing(existing):
-            return "Demo project exists already; routing demo added."
+        # A demo seeded before routing or tags came gets those parts once.
+        added = [part for part, seeded in (("routing", _seed_routing(existing)),
+                                           ("tags", _seed_tags(existing))) if seeded]
+        if added:
+            return f"Demo project exists already; {' and '.join(added)} demo added."
         return "Demo project exists already."
     system = Actor(None, "cli")
     rng = random.Random(seed)
@@ -124,6 +129,7 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
                              members=[agents[1].pk, agents[2].pk])
     created = _seed_leads(project, manager, agents, leads, rng)
     _seed_routing(project)
+    _seed_tags(project)
     return (f"Demo project '{project.slug}' seeded with {created} leads and routing. "
             f"Log in as {ADMIN[0]}, {MANAGER[0]} or agent1@example.com, password {DEMO_PASSWORD}.")
 
@@ -208,3 +214,49 @@ def _seed_routing(project: Project) -> bool:
                    note="Met him at the trade show: warm lead.")
         # waiting[4] stays in the pool for "give me the next lead".
     return True
+
+
+def _seed_tags(project: Project) -> bool:
+    """Tags at work in the demo project, once (the VIP tag marks it done): modifiable and
+    non-modifiable tags, two rules, tags applied by agents and the manager, and one agent's
+    request for VIP waiting in the approvals queue. Returns whether it seeded anything."""
+    from leadflow.tags import services as tags
+    from leadflow.tags.models import Tag
+
+    if Tag.objects.filter(project=project, key="vip").exists():
+        return False
+    manager = User.objects.filter(email=MANAGER[0]).first()
+    agents = [User.objects.filter(email=email).first() for email, _name in AGENTS]
+    if manager is None or None in agents:
+        return False
+    boss = Actor(manager, "ui")
+    with transaction.atomic():
+        made = {name: tags.create_tag(project, name, actor=boss, is_modifiable=modifiable)
+                for name, modifiable in TAGS}
+        tags.create_tag_rule(project, actor=boss, tag=made["Do not call"], action="unassign")
+        tags.create_tag_rule(project, actor=boss, tag=made["VIP"], action="notify",
+                             notify_owner=True, notify_managers=True,
+                             message="A lead became VIP: worth a personal call today.")
+        open_leads = {agent.pk: list(crm_leads_of(project, agent)[:3]) for agent in agents}
+        first, second, third = (open_leads[a.pk] for a in agents)
+        if first:
+            tags.change_lead_tags(first[0], actor=Actor(agents[0], "ui"),
+                                  add=["Hot", "Callback requested"])
+            tags.change_lead_tags(first[-1], actor=boss, add=["VIP"])
+        if second:
+            tags.change_lead_tags(second[0], actor=Actor(agents[1], "ui"),
+                                  add=["Spanish speaker", "VIP"])
+        if third:
+            request = tags.change_lead_tags(third[0], actor=Actor(agents[2], "ui"),
+                                            add=["Do not call"]).change_requests
+            if request:
+                tags.reject_change_request(request[0], actor=boss,
+                                           reason="She asked for a call next week, not never.")
+    return True
+
+
+def crm_leads_of(project: Project, owner: User):
+    from leadflow.crm.models import Lead
+
+    return Lead.objects.filter(project=project, owner=owner, status__in=[
+        Status.NOT_CONTACTED, Status.CONTACTED, Status.QUALIFIED]).order_by("id")

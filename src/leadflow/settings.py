@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "leadflow.intake",
     "leadflow.routing",
     "leadflow.jobs",
+    "leadflow.tags",
     "leadflow.timeline",
     "leadflow.web",
 ]

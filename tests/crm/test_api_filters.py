@@ -171,11 +171,10 @@ def test_filter_project(client):
     assert ids(client, admin) == [b.pk, a.pk]
 
 
-def test_tag_list_and_bucket_filters_match_nothing_yet(client, team):
+def test_list_and_bucket_filters_match_nothing_yet(client, team):
     project, manager, _agent = team
     make_lead(project)
 
-    assert ids(client, manager, tag="vip") == []
     assert ids(client, manager, list=1) == []
     assert ids(client, manager, bucket=1) == []
 
@@ -466,7 +465,8 @@ def test_list_query_count_does_not_grow_with_rows(client, team, django_assert_ma
 
     headers = auth(manager)
     client.get("/api/v1/leads?limit=1", **headers)
-    with django_assert_max_num_queries(4):
+    # One of them reads the tags of the whole page.
+    with django_assert_max_num_queries(5):
         response = client.get("/api/v1/leads?limit=50&q=lead", **headers)
 
     assert len(response.json()["items"]) == 20

@@ -690,7 +690,8 @@ def test_lead_page_query_count(client, django_assert_max_num_queries):
     headers = auth(w.agent)
     client.get("/api/v1/users/me", **headers)
 
-    with django_assert_max_num_queries(3):
+    # The lead, its tags, and the caller's memberships.
+    with django_assert_max_num_queries(4):
         response = client.get(f"/api/v1/leads/{w.own_lead.pk}", **headers)
 
     assert response.status_code == 200

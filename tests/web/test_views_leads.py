@@ -170,10 +170,11 @@ def test_leads_list_query_count_does_not_grow_with_rows(client, django_assert_ma
         make_lead(project, owner=agent if i % 2 else None, phones=[f"+1202555{i:04d}"])
     client = _logged_in(client, manager)
 
-    # + the bell's unread count and the bulk bar's pools and owners (managers only).
-    with django_assert_max_num_queries(13):
+    # + the bell's unread count and the bulk bar's pools and owners (managers only),
+    # the page's tags and the approvals badge.
+    with django_assert_max_num_queries(15):
         full = client.get(reverse("crm:lead_list"))
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         partial = client.get(reverse("crm:lead_list"), {"q": "lead"}, **HTMX)
 
     assert len(full.context["leads"]) == 30
@@ -228,7 +229,9 @@ def test_lead_page_query_count_is_bounded(client, django_assert_max_num_queries)
 
     # + the ownership panel: pool membership, the assign and offer dialogs' choices (pools,
     # members, offices, groups, default period) and the bell's unread count.
-    with django_assert_max_num_queries(16):
+    # The tags panel adds the lead's tags, the project's tags and its change requests; the
+    # nav the approvals badge.
+    with django_assert_max_num_queries(20):
         response = client.get(reverse("crm:lead_detail", args=[lead.pk]))
 
     assert response.status_code == 200

@@ -43,6 +43,7 @@ from leadflow.projects.access import (
     projects_visible_to,
 )
 from leadflow.routing.models import Offer
+from leadflow.tags.selectors import with_tags
 
 router = Router(tags=["leads"])
 
@@ -94,7 +95,8 @@ def list_leads(request, query: Query[LeadQuery]):
         leads_visible_to(actor), filters, region=region,
         partial_view=sees_part_of_projects(actor.user),
     )
-    rows, next_cursor = paginate(qs, ORDERINGS[filters.ordering], limit=limit, cursor=cursor)
+    rows, next_cursor = paginate(with_tags(qs), ORDERINGS[filters.ordering], limit=limit,
+                                 cursor=cursor)
     now = timezone.now()
     return {"items": [lead_out(lead, now) for lead in rows], "next_cursor": next_cursor}
 

@@ -16,6 +16,7 @@ from leadflow.crm.models import LeadQuerySet, LeadWord, unassigned_q
 from leadflow.crm.search import MAX_WORD
 from leadflow.intake.models import DuplicateKey, KeyKind
 from leadflow.projects.models import Status
+from leadflow.tags.models import LeadTag, tag_key
 
 ORDERINGS = {
     "-created_at": Ordering("created_at", True, kind="datetime"),
@@ -65,6 +66,10 @@ def check_filters(f: LeadFilters) -> None:
     elif f.q is not None and "\x00" in f.q:
         # PostgreSQL text cannot hold NUL: refused here rather than failing in the query.
         errors.add("q", "invalid", "q cannot contain a NUL character.")
+    if f.tag is not None and len(f.tag) > 100:
+        errors.add("tag", "too_long", "At most 100 characters.")
+    elif f.tag is not None and "\x00" in f.tag:
+        errors.add("tag", "invalid", "tag cannot contain a NUL character.")
     errors.raise_if_any()
 
 
@@ -198,7 +203,11 @@ def apply_lead_filters(qs: LeadQuerySet, f: LeadFilters, *, region: str | None =
         qs = qs.filter(retired_at__isnull=not f.retired)
     if f.bucket is not None:
         qs = qs.filter(bucket_id=f.bucket)
-    # Tags and lists are not in this release: no lead carries one yet.
-    if f.tag is not None or f.list is not None:
+    if f.tag is not None:
+        # Through the (key, project) and (tag, lead) indexes.
+        tagged = LeadTag.objects.filter(tag__key=tag_key(f.tag)).values("lead_id")
+        qs = qs.filter(pk__in=tagged)
+    # Lists are not in this release: no lead is on one yet.
+    if f.list is not None:
         qs = qs.none()
     return qs

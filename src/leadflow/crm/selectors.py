@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from leadflow.core.pagination import Ordering, paginate
 from leadflow.crm.models import Lead
+from leadflow.tags.selectors import tag_names
 from leadflow.timeline.models import TimelineEvent
 
 TIMELINE_ORDER = Ordering("occurred_at", True, kind="datetime")
@@ -57,7 +58,7 @@ def lead_out(lead: Lead, now=None) -> dict:
         "original_owner": lead.original_owner_id,
         "assigned_at": lead.assigned_at,
         "offered_until": lead.offer_until if lead.live_offer(now) else None,
-        "tags": [],
+        "tags": tag_names(lead),
         "next_call_at": lead.next_call_at,
         "last_activity_at": lead.last_activity_at,
         "retired": lead.retired_at is not None,

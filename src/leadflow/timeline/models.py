@@ -31,6 +31,13 @@ class TimelineKind(models.TextChoices):
     OFFER_DECLINED = "OFFER_DECLINED", "Offer declined"
     OFFER_LAPSED = "OFFER_LAPSED", "Offer lapsed"
     OFFER_CANCELLED = "OFFER_CANCELLED", "Offer cancelled"
+    LEAD_RETIRED = "LEAD_RETIRED", "Retired"
+    TAG_ADDED = "TAG_ADDED", "Tag added"
+    TAG_REMOVED = "TAG_REMOVED", "Tag removed"
+    TAG_CHANGE_REQUESTED = "TAG_CHANGE_REQUESTED", "Tag change requested"
+    TAG_CHANGE_APPROVED = "TAG_CHANGE_APPROVED", "Tag change approved"
+    TAG_CHANGE_REJECTED = "TAG_CHANGE_REJECTED", "Tag change rejected"
+    TAG_RULE_APPLIED = "TAG_RULE_APPLIED", "Tag rule applied"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -59,6 +59,7 @@ class LeadFilterForm(forms.Form):
     source = forms.IntegerField(required=False, widget=forms.Select)
     owner = forms.IntegerField(required=False, widget=forms.Select)
     pool = forms.IntegerField(required=False, widget=forms.Select)
+    tag = forms.CharField(required=False, max_length=100, label="Tag")
     unassigned = forms.BooleanField(required=False, label="Unassigned only")
     fresh = forms.BooleanField(required=False, label="Fresh leads (mine)")
     created_after = forms.DateField(
@@ -100,7 +101,7 @@ class LeadFilterForm(forms.Form):
         data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
         values = {
             key: data.get(key) or None
-            for key in ("q", "project", "status", "stage", "source", "owner", "pool")
+            for key in ("q", "project", "status", "stage", "source", "owner", "pool", "tag")
         }
         fresh = bool(data.get("fresh")) and user is not None
         if fresh:
@@ -514,13 +515,16 @@ class BulkLeadsForm(forms.Form):
     """The leads list's action bar: an action over the ticked leads (or the whole page)."""
 
     action = forms.ChoiceField(choices=[("assign", "Assign"), ("unassign", "Unassign"),
-                                        ("route", "Route now")])
+                                        ("route", "Route now"), ("tag", "Tag")])
     ids = IdListField(required=False)
     page_ids = IdListField(required=False)
     all_on_page = forms.BooleanField(required=False, label="Select all on page")
     pool = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Pool")
     owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Owner")
     note = forms.CharField(required=False, label="Note")
+    add_tags = forms.CharField(required=False, label="Add tags", help_text="Comma-separated")
+    remove_tags = forms.CharField(required=False, label="Remove tags",
+                                  help_text="Comma-separated")
 
     def __init__(self, *args, pools, owners, **kwargs):
         kwargs.setdefault("auto_id", "bulk-%s")
@@ -538,6 +542,9 @@ class BulkLeadsForm(forms.Form):
 
     def params(self) -> dict:
         data = self.cleaned_data
+        if data["action"] == "tag":
+            return {name: [n.strip() for n in data[f"{name}_tags"].split(",") if n.strip()]
+                    for name in ("add", "remove")}
         if data["action"] != "assign":
             return {"reason": data["note"]} if data["note"] else {}
         params = {"owner": data.get("owner"), "note": data["note"]}

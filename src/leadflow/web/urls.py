@@ -12,6 +12,7 @@ from leadflow.web.views import (
     leads,
     ownership,
     routing_config,
+    tags,
     webforms,
     work,
 )
@@ -105,9 +106,21 @@ config_patterns = [
     path("rules/<int:rule_id>/agents/", routing_config.rule_agents, name="rule_agents"),
     path("rules/<int:rule_id>/move/", routing_config.rule_move, name="rule_move"),
     path("rules/<int:rule_id>/delete/", routing_config.rule_delete, name="rule_delete"),
+    path("projects/<int:project_id>/tags/", tags.tags, name="tags"),
+    path("tags/<int:tag_id>/", tags.tag_edit, name="tag_edit"),
+    path("tags/<int:tag_id>/delete/", tags.tag_delete, name="tag_delete"),
+    path("projects/<int:project_id>/tag-rules/", tags.tag_rules, name="tag_rules"),
+    path("tag-rules/<int:rule_id>/", tags.tag_rule_edit, name="tag_rule_edit"),
+    path("tag-rules/<int:rule_id>/delete/", tags.tag_rule_delete, name="tag_rule_delete"),
     path("system/", config.system_settings, name="system"),
     path("users/", config.user_list, name="users"),
     path("users/<int:user_id>/", config.user_edit, name="user_edit"),
+]
+
+tags_patterns = [
+    path("leads/<int:lead_id>/tags/", tags.lead_tags, name="lead_tags"),
+    path("approvals/", tags.approvals, name="approvals"),
+    path("approvals/<int:request_id>/decide/", tags.decide, name="decide"),
 ]
 
 urlpatterns = [
@@ -122,5 +135,6 @@ urlpatterns = [
     path("settings/", include((config_patterns, "config"))),
     path("", include((intake_patterns, "intake"))),
     path("", include((work_patterns, "work"))),
+    path("", include((tags_patterns, "tags"))),
     path("f/", include((webform_patterns, "webforms"))),
 ]

@@ -283,7 +283,7 @@ def route_lead(lead: Lead, *, actor: Actor) -> Lead:
 # --- bulk ----------------------------------------------------------------------------------
 
 BULK_LIMIT = 1000
-BULK_ACTIONS = ("assign", "unassign", "route", "delete")
+BULK_ACTIONS = ("assign", "unassign", "route", "tag", "delete")
 
 
 def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) -> dict:
@@ -292,6 +292,7 @@ def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) ->
     event. Returns {"done": n, "skipped": n, "errors": [{"lead", "code", "detail"}]}; a lead
     already in the wanted state is skipped."""
     from leadflow.crm.services.leads import delete_lead
+    from leadflow.tags.services import check_tag_names, tag_leads_directly
 
     if action not in BULK_ACTIONS:
         raise ValidationFailed.one("action", "invalid",
@@ -300,6 +301,13 @@ def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) ->
         raise ValidationFailed.one("ids", "too_many", f"At most {BULK_LIMIT} leads at once.")
     params = params or {}
     assign_args = _bulk_assign_args(leads, params, actor) if action == "assign" else {}
+    if action == "tag":
+        unknown = set(params) - {"add", "remove"}
+        if unknown:
+            raise ValidationFailed.one("params", "unknown_field",
+                                       f"Unknown parameters: {', '.join(sorted(unknown))}.")
+        tag_args = dict(zip(("add", "remove"), check_tag_names(params.get("add"),
+                                                               params.get("remove")), strict=False))
     done = skipped = 0
     errors = []
     for lead in leads:
@@ -311,6 +319,8 @@ def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) ->
                 unassign(lead, actor=actor, reason=params.get("reason", ""))
             elif action == "route":
                 route_lead(lead, actor=actor)
+            elif action == "tag":
+                tag_leads_directly(lead, actor=actor, **tag_args)
             else:
                 delete_lead(lead, actor=actor, reason=params.get("reason", ""))
             changed = action == "delete" or lead.updated_at != seen
@@ -367,6 +377,10 @@ def start_bulk_job(action: str, filters, params: dict, *, actor: Actor):
     if action not in BULK_ACTIONS:
         raise ValidationFailed.one("action", "invalid",
                                    f"Action must be one of: {', '.join(BULK_ACTIONS)}.")
+    if action == "tag":
+        from leadflow.tags.services import check_tag_names
+
+        check_tag_names((params or {}).get("add"), (params or {}).get("remove"))
     qs = apply_lead_filters(leads_visible_to(actor), filters)
     if qs.order_by().values("pk")[:BULK_LIMIT + 1].count() <= BULK_LIMIT:
         return None

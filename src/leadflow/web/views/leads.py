@@ -16,6 +16,7 @@ from leadflow.crm.access import can, get_lead_for, leads_visible_to
 from leadflow.crm.filters import ORDERINGS, apply_lead_filters
 from leadflow.crm.selectors import timeline_for
 from leadflow.projects.access import project_for_new_lead, projects_visible_to
+from leadflow.tags.selectors import with_tags
 from leadflow.web.forms import (
     ContactForm,
     LeadCreateForm,
@@ -49,7 +50,8 @@ def lead_list(request, actor):
         region = _search_region(actor, filters.project) if filters.q else None
         leads = apply_lead_filters(leads_visible_to(actor), filters, region=region)
         rows, next_cursor = paginate(
-            leads.select_related("stage", "owner", "source"), ORDERINGS[filters.ordering],
+            with_tags(leads.select_related("stage", "owner", "source")),
+            ORDERINGS[filters.ordering],
             limit=PAGE_SIZE, cursor=request.GET.get("cursor") or None,
         )
     except ValidationFailed as exc:

@@ -227,7 +227,7 @@ def bulk_form(actor, data=None) -> BulkLeadsForm:
 @require_POST
 @ui_view
 def lead_bulk(request, actor):
-    """Apply assign, unassign or route to the ticked leads (at most 1,000) and say what
+    """Apply assign, unassign, route or tag to the ticked leads (at most 1,000) and say what
     happened to each: done, skipped (already so) or refused, with the reason."""
     require_configurer(actor, "Only managers act on many leads at once.")
     form = bulk_form(actor, request.POST)
