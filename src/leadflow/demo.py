@@ -55,7 +55,7 @@ COMPANIES = ("Northwind Traders|Contoso Ltd|Fabrikam Inc|Globex|Initech|Umbrella
              "Stark Logistics|Wayne Capital|Acme Corp|Vandelay Imports|Hooli|Pied Piper|"
              "Soylent Foods|Wonka Industries|Tyrell Systems|Cyberdyne|Aperture Labs||||").split("|")
 AREA_CODES = ["212", "312", "415", "646", "702", "305", "617", "206"]
-LOST_REASONS = ["No budget", "Chose a competitor", "Not reachable", "Not interested now"]
+LOST_REASONS = ["No budget", "Chose a competitor", "Unreachable", "Not interested"]
 EXTRA_SOURCES = ["Trade Show", "Referral Partner"]
 OFFICE = "New York Office"
 GROUP = "Closers"
