@@ -31,6 +31,8 @@ class TimelineKind(models.TextChoices):
     OFFER_DECLINED = "OFFER_DECLINED", "Offer declined"
     OFFER_LAPSED = "OFFER_LAPSED", "Offer lapsed"
     OFFER_CANCELLED = "OFFER_CANCELLED", "Offer cancelled"
+    ACTIVITY_LOGGED = "ACTIVITY_LOGGED", "Activity logged"
+    NEXT_CALL_SET = "NEXT_CALL_SET", "Next call changed"
 
 
 class AppendOnlyQuerySet(models.QuerySet):
