@@ -1,5 +1,6 @@
 """Working a lead in a real browser: an agent logs a call, schedules the next call, finds the
-lead on My day and drags it along the pipeline board, to Lost with a reason; a manager retires a stage."""
+lead on My day and drags it along the pipeline board, to Lost with a reason; a manager retires
+a stage."""
 
 from datetime import timedelta
 
