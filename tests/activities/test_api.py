@@ -138,3 +138,16 @@ def test_next_call_filter_and_ordering_see_scheduled_calls(client):
 
     assert [lead["id"] for lead in due.json()["items"]] == [w.other_lead.pk]
     assert [lead["id"] for lead in ordered.json()["items"]] == [w.other_lead.pk, w.own_lead.pk]
+
+
+def test_a_merged_leads_activities_are_read_through_the_survivor(client):
+    w = World()
+    post(client, f"/api/v1/leads/{w.other_lead.pk}/activities", w.other_agent,
+         {"kind": "note", "body": "Met at the fair"})
+    from leadflow.crm import services as crm
+    from tests.factories import as_actor
+
+    crm.merge_leads(w.other_lead, w.own_lead, actor=as_actor(w.manager))
+
+    listed = client.get(f"/api/v1/leads/{w.own_lead.pk}/activities", **auth(w.agent))
+    assert [a["body"] for a in listed.json()["items"]] == ["Met at the fair"]

@@ -10,8 +10,12 @@ ACTIVITY_ORDER = Ordering("occurred_at", True, kind="datetime")
 
 
 def activities_of(lead: Lead, *, limit: int, cursor: str | None = None):
-    """The lead's activities, newest first, in keyset pages."""
-    qs = Activity.objects.filter(lead=lead).select_related("outcome", "actor")
+    """The lead's activities, newest first, those of leads merged into it included, in keyset
+    pages."""
+    from leadflow.crm.selectors import lead_ids_of_history
+
+    qs = Activity.objects.filter(lead_id__in=lead_ids_of_history(lead)).select_related(
+        "outcome", "actor")
     return paginate(qs, ACTIVITY_ORDER, limit=limit, cursor=cursor)
 
 
