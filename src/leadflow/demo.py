@@ -2,8 +2,9 @@
 sources and pools, and a few hundred leads worked over the past weeks; then routing at work — an
 office and a group, a round-robin rule over the default pool that routes a landing page bucket's
 submissions, leads waiting in the pool (two claimed, one offered to the agents in turn, one
-assigned) and the notifications those actions send. All made through the same services users
-call, so every lead has a real timeline."""
+assigned) and the notifications those actions send; and the leads' work: calls with outcomes,
+notes and e-mails, and next calls (some overdue, some today, most upcoming) for My day. All
+made through the same services users call, so every lead has a real timeline."""
 
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ from django.utils import timezone
 
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
+from leadflow.activities import services as activities
+from leadflow.activities.models import Activity
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict
 from leadflow.crm import services as crm
 from leadflow.crm.contact import LeadInput
+from leadflow.crm.models import Lead
 from leadflow.intake.services import buckets, submissions
 from leadflow.projects import services as projects
-from leadflow.projects.models import Pool, Project, Source, Stage, Status
+from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, Status
 from leadflow.routing.models import DistributionRule
 from leadflow.routing.services import config as routing
 
@@ -55,7 +59,7 @@ COMPANIES = ("Northwind Traders|Contoso Ltd|Fabrikam Inc|Globex|Initech|Umbrella
              "Stark Logistics|Wayne Capital|Acme Corp|Vandelay Imports|Hooli|Pied Piper|"
              "Soylent Foods|Wonka Industries|Tyrell Systems|Cyberdyne|Aperture Labs||||").split("|")
 AREA_CODES = ["212", "312", "415", "646", "702", "305", "617", "206"]
-LOST_REASONS = ["No budget", "Chose a competitor", "Not reachable", "Not interested now"]
+LOST_REASONS = ["No budget", "Chose a competitor", "Unreachable", "Not interested"]
 EXTRA_SOURCES = ["Trade Show", "Referral Partner"]
 OFFICE = "New York Office"
 GROUP = "Closers"
@@ -105,9 +109,11 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
         return "Database already has users; demo not seeded."
     existing = Project.objects.filter(slug=DEMO_SLUG).first()
     if existing is not None:
-        # A demo seeded before routing or tags came gets those parts once.
-        added = [part for part, seeded in (("routing", _seed_routing(existing)),
-                                           ("tags", _seed_tags(existing))) if seeded]
+        # A demo seeded before routing, activities or tags came gets those parts once.
+        added = [part for part, done in (("routing", _seed_routing(existing)),
+                                         ("activities", _seed_work(existing, random.Random(seed))),
+                                         ("tags", _seed_tags(existing)))
+                 if done]
         if added:
             return f"Demo project exists already; {' and '.join(added)} demo added."
         return "Demo project exists already."
@@ -128,6 +134,7 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
         projects.create_pool(project, "Spanish Desk", actor=system,
                              members=[agents[1].pk, agents[2].pk])
     created = _seed_leads(project, manager, agents, leads, rng)
+    _seed_work(project, rng)
     _seed_routing(project)
     _seed_tags(project)
     return (f"Demo project '{project.slug}' seeded with {created} leads and routing. "
@@ -173,6 +180,58 @@ def _seed_leads(project, manager, agents, count, rng) -> int:
             with _clock_at(moment + timedelta(days=rng.uniform(1, 2))):
                 crm.set_stage(lead, lost, actor=worker, lost_reason=rng.choice(LOST_REASONS))
     return created
+
+
+CALL_NOTES = ["Asked for a brochure", "Call back after the weekend", "Spoke to the assistant",
+              "Interested in the premium plan", "Comparing with another offer", ""]
+EMAILS = ["Sent the pricing sheet", "Sent the account opening link", "Follow-up after our call"]
+
+
+def _seed_work(project: Project, rng) -> bool:
+    """Calls, notes and e-mails on the demo's owned leads, spread from their creation to now,
+    and next calls on most open ones; once (any activity marks it done)."""
+    if Activity.objects.filter(project=project).exists():
+        return False
+    now = timezone.now()
+    outcomes = ["Answered", "Answered", "No answer", "No answer", "Voicemail", "Busy",
+                "Call back later", "Wrong number"]
+    owned = (Lead.objects.filter(project=project, owner__isnull=False)
+             .select_related("owner").order_by("pk"))
+    with transaction.atomic():
+        for lead in owned:
+            worker = Actor(lead.owner, "ui")
+            span = (now - lead.created_at).total_seconds()
+            for _ in range(rng.choices([0, 1, 2, 3], weights=[25, 35, 25, 15])[0]):
+                moment = lead.created_at + timedelta(seconds=rng.uniform(0.05, 0.95) * span)
+                kind = rng.choices(["call", "note", "email"], weights=[70, 15, 15])[0]
+                with _clock_at(moment):
+                    if kind == "call":
+                        outcome = rng.choice(outcomes)
+                        talked = outcome in ("Answered", "Call back later")
+                        activities.log_activity(
+                            lead, "call", actor=worker, outcome=outcome,
+                            duration_seconds=rng.randint(60, 900) if talked else 0,
+                            body=rng.choice(CALL_NOTES) if talked else "")
+                    elif kind == "note":
+                        activities.log_activity(lead, "note", actor=worker,
+                                                body=rng.choice(CALL_NOTES[:-1]))
+                    else:
+                        activities.log_activity(lead, "email", actor=worker,
+                                                body=rng.choice(EMAILS))
+            if lead.status not in OPEN_STATUSES or rng.random() < 0.3:
+                continue
+            roll = rng.random()
+            if roll < 0.2:
+                when = now - timedelta(hours=rng.uniform(1, 30))  # overdue
+            elif roll < 0.45:
+                when = now + timedelta(minutes=rng.randint(30, 360))
+            else:
+                when = now + timedelta(days=rng.uniform(1, 10))
+            when = when.replace(second=0, microsecond=0)
+            # Scheduled a while before it was due, like a real follow-up.
+            with _clock_at(min(now, when - timedelta(days=rng.uniform(1, 3)))):
+                activities.schedule_next_call(lead, when, actor=worker)
+    return True
 
 
 def _seed_routing(project: Project) -> bool:

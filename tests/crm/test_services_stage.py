@@ -25,7 +25,7 @@ def agent_lead(stage_name: str | None = None):
     lead = make_lead(project, actor=as_actor(agent))
     if stage_name:
         lead = services.set_stage(lead, stage_named(project, stage_name), actor=SYSTEM,
-                                  lost_reason="x" if stage_name == "Lost" else "")
+                                  lost_reason="Other" if stage_name == "Lost" else "")
     return project, agent, lead
 
 
@@ -87,14 +87,14 @@ def test_agent_moves_to_lost_with_a_reason():
     project, agent, lead = agent_lead("Qualified")
 
     services.set_stage(lead, stage_named(project, "Lost"), actor=as_actor(agent),
-                       lost_reason="Went with a competitor", reason="call on Monday")
+                       lost_reason="chose a competitor", reason="call on Monday")
 
     stored = Lead.objects.get(pk=lead.pk)
-    assert (stored.status, stored.lost_reason) == ("LOST", "Went with a competitor")
+    assert (stored.status, stored.lost_reason) == ("LOST", "Chose a competitor")
     kind, actor_id, channel, before, after = events_of(lead.pk)[-1]
     assert (kind, actor_id, channel) == (TimelineKind.STAGE_CHANGED, agent.pk, "api")
     assert before == {"stage": "Qualified", "status": "QUALIFIED", "lost_reason": ""}
-    assert after == {"stage": "Lost", "status": "LOST", "lost_reason": "Went with a competitor"}
+    assert after == {"stage": "Lost", "status": "LOST", "lost_reason": "Chose a competitor"}
 
 
 def test_stage_reason_is_kept_on_the_event():
@@ -118,7 +118,7 @@ def test_manager_moves_a_lead_anywhere_and_lost_reason_is_cleared():
     assert (stored.stage.name, stored.status, stored.lost_reason) == ("New", "NOT_CONTACTED", "")
     assert events_of(lead.pk)[-1] == (
         TimelineKind.STAGE_CHANGED, manager.pk, "ui",
-        {"stage": "Lost", "status": "LOST", "lost_reason": "x"},
+        {"stage": "Lost", "status": "LOST", "lost_reason": "Other"},
         {"stage": "New", "status": "NOT_CONTACTED", "lost_reason": ""},
     )
 

@@ -394,7 +394,7 @@ def test_create_stage_matrix(client, _case, who, status):
     if status is None:
         stage = Stage.objects.get(project=w.project, name="Demo")
         assert response.json() == {"id": stage.pk, "project": w.project.pk, "name": "Demo",
-                                   "status": "QUALIFIED", "position": 4}
+                                   "status": "QUALIFIED", "position": 4, "retired": False}
     else:
         assert rows(Stage) == before
 

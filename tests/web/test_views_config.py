@@ -366,7 +366,7 @@ def test_deleting_a_stage_with_leads_is_a_message(client):
         reverse("config:stage_delete", args=[new.pk]), follow=True
     )
 
-    assert "Move the stage&#x27;s leads first." in response.content.decode()
+    assert "Move the stage&#x27;s leads first, or retire the stage." in response.content.decode()
     assert Stage.objects.filter(pk=new.pk).exists()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from leadflow.core.actor import Actor
 from leadflow.core.errors import NotFound, ValidationFailed
-from leadflow.projects.models import Pool, Project, Source, Stage
+from leadflow.projects.models import CallOutcome, LostReason, Pool, Project, Source, Stage
 
 
 def projects_visible_to(actor: Actor):
@@ -51,6 +51,22 @@ def get_pool_for(actor: Actor, pk: int) -> Pool:
 
 def get_stage_for(actor: Actor, pk: int) -> Stage:
     return _get_for(Stage, actor, pk, "Stage")
+
+
+def get_lost_reason_for(actor: Actor, pk: int) -> LostReason:
+    return _get_for(LostReason, actor, pk, "Lost reason")
+
+
+def get_call_outcome_for(actor: Actor, pk: int) -> CallOutcome:
+    return _get_for(CallOutcome, actor, pk, "Call outcome")
+
+
+def active_lost_reasons(project_id: int) -> list[LostReason]:
+    return list(LostReason.objects.filter(project_id=project_id, active=True))
+
+
+def active_call_outcomes(project_id: int) -> list[CallOutcome]:
+    return list(CallOutcome.objects.filter(project_id=project_id, active=True))
 
 
 def get_pool_to_work(actor: Actor, pk: int) -> Pool:

@@ -1,4 +1,5 @@
-"""REST routes of configuration: projects, members, sources, pools, stages, settings."""
+"""REST routes of configuration: projects, members, sources, pools, stages, lost reasons, call
+outcomes, settings."""
 
 from __future__ import annotations
 
@@ -13,13 +14,23 @@ from leadflow.core.api import ADMINS, CONFIGURERS, DbId, actor_of, responses
 from leadflow.core.errors import NotFound
 from leadflow.projects import services
 from leadflow.projects.access import (
+    get_call_outcome_for,
+    get_lost_reason_for,
     get_pool_for,
     get_project_for,
     get_source_for,
     get_stage_for,
     projects_visible_to,
 )
-from leadflow.projects.models import Pool, Source, Stage, SystemSettings
+from leadflow.projects.models import (
+    CallOutcome,
+    LostReason,
+    ManagedChoice,
+    Pool,
+    Source,
+    Stage,
+    SystemSettings,
+)
 
 router = Router(tags=["configuration"])
 
@@ -115,6 +126,7 @@ class StageOut(Schema):
     name: str
     status: str
     position: int
+    retired: bool
 
 
 class StageCreate(Strict):
@@ -128,6 +140,26 @@ class StagePatch(Strict):
     name: str | None = None
     status: str | None = None
     position: int | None = None
+    retired: bool | None = None
+
+
+class ChoiceOut(Schema):
+    id: int
+    project: int
+    name: str
+    position: int
+    active: bool
+
+
+class ChoiceIn(Strict):
+    project: int
+    name: str
+
+
+class ChoicePatch(Strict):
+    name: str | None = None
+    position: int | None = None
+    active: bool | None = None
 
 
 class SettingsOut(Schema):
@@ -169,7 +201,12 @@ def pool_out(p: Pool) -> dict:
 
 def stage_out(s: Stage) -> dict:
     return {"id": s.pk, "project": s.project_id, "name": s.name, "status": s.status,
-            "position": s.position}
+            "position": s.position, "retired": s.retired}
+
+
+def choice_out(c: ManagedChoice) -> dict:
+    return {"id": c.pk, "project": c.project_id, "name": c.name, "position": c.position,
+            "active": c.active}
 
 
 def member_out(m) -> dict:
@@ -352,7 +389,15 @@ def get_stage(request, stage_id: int):
 def update_stage(request, stage_id: int, payload: StagePatch):
     actor = actor_of(request)
     stage = get_stage_for(actor, stage_id)
-    return stage_out(services.update_stage(stage, actor=actor, **payload.dict(exclude_unset=True)))
+    changes = payload.dict(exclude_unset=True)
+    retired = changes.pop("retired", None)
+    if changes or retired is None:
+        stage = services.update_stage(stage, actor=actor, **changes)
+    if retired is True:
+        stage = services.retire_stage(stage, actor=actor)
+    elif retired is False:
+        stage = services.restore_stage(stage, actor=actor)
+    return stage_out(stage)
 
 
 @router.delete("/stages/{stage_id}", response=responses(204, None, 401, 403, 404, 409),
@@ -361,6 +406,57 @@ def delete_stage(request, stage_id: int):
     actor = actor_of(request)
     services.delete_stage(get_stage_for(actor, stage_id), actor=actor)
     return Status(204, None)
+
+
+# --- lost reasons and call outcomes ----------------------------------------------------------
+
+
+def _choice_routes(path: str, model: type[ManagedChoice], getter, create, update, delete):
+    """List, create, read, change and delete one kind of a project's managed list."""
+    op = path.strip("/").replace("-", "_")
+
+    @router.get(path, response=responses(200, list[ChoiceOut], 401),
+                operation_id=f"list_{op}")
+    def list_choices(request, project: int | None = None, active: bool | None = None):
+        qs = model.objects.filter(project__in=projects_visible_to(actor_of(request)))
+        if project is not None:
+            qs = qs.filter(project_id=project)
+        if active is not None:
+            qs = qs.filter(active=active)
+        return [choice_out(c) for c in qs.order_by("project_id", "position", "id")]
+
+    @router.post(path, response=responses(201, ChoiceOut, 400, 401, 403, 404, 409),
+                 auth=CONFIGURERS, operation_id=f"create_{op}")
+    def create_choice(request, payload: ChoiceIn):
+        actor = actor_of(request)
+        project = get_project_for(actor, payload.project)
+        return Status(201, choice_out(create(project, payload.name, actor=actor)))
+
+    @router.get(f"{path}/{{entry_id}}", response=responses(200, ChoiceOut, 401, 404),
+                operation_id=f"get_{op}")
+    def get_choice(request, entry_id: int):
+        return choice_out(getter(actor_of(request), entry_id))
+
+    @router.patch(f"{path}/{{entry_id}}",
+                  response=responses(200, ChoiceOut, 400, 401, 403, 404, 409),
+                  auth=CONFIGURERS, operation_id=f"update_{op}")
+    def update_choice(request, entry_id: int, payload: ChoicePatch):
+        actor = actor_of(request)
+        entry = getter(actor, entry_id)
+        return choice_out(update(entry, actor=actor, **payload.dict(exclude_unset=True)))
+
+    @router.delete(f"{path}/{{entry_id}}", response=responses(204, None, 401, 403, 404, 409),
+                   auth=CONFIGURERS, operation_id=f"delete_{op}")
+    def delete_choice(request, entry_id: int):
+        actor = actor_of(request)
+        delete(getter(actor, entry_id), actor=actor)
+        return Status(204, None)
+
+
+_choice_routes("/lost-reasons", LostReason, get_lost_reason_for, services.create_lost_reason,
+               services.update_lost_reason, services.delete_lost_reason)
+_choice_routes("/call-outcomes", CallOutcome, get_call_outcome_for, services.create_call_outcome,
+               services.update_call_outcome, services.delete_call_outcome)
 
 
 # --- settings --------------------------------------------------------------------------------

@@ -82,6 +82,8 @@ class Stage(models.Model):
     name = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=Status.choices)
     position = models.PositiveIntegerField()
+    # A retired open stage keeps its leads and place but is no longer a target of a move.
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -100,6 +102,67 @@ class Stage(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+
+DEFAULT_LOST_REASONS = [
+    "Not interested",
+    "Chose a competitor",
+    "Too expensive",
+    "No budget",
+    "Unreachable",
+    "Bad contact details",
+    "Duplicate",
+    "Other",
+]
+
+DEFAULT_CALL_OUTCOMES = [
+    "Answered",
+    "No answer",
+    "Voicemail",
+    "Busy",
+    "Wrong number",
+    "Call back later",
+]
+
+
+class ManagedChoice(models.Model):
+    """One entry of a project's managed list, in the managers' order. An inactive entry stays
+    on the records that carry it but is offered no more."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LostReason(ManagedChoice):
+    """Why a lead was lost: moving a lead to Lost names one of its project's active reasons."""
+
+    class Meta(ManagedChoice.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="lostreason_project_name")
+        ]
+
+
+class CallOutcome(ManagedChoice):
+    """How a call ended (Answered, No answer, …): a logged call names one of these."""
+
+    class Meta(ManagedChoice.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="calloutcome_project_name")
+        ]
 
 
 class Pool(models.Model):

@@ -1,4 +1,5 @@
-"""Configuration use cases: projects, sources, pools, stages and system settings."""
+"""Configuration use cases: projects, sources, pools, stages (with retiring), the managed lists
+of lost reasons and call outcomes, and system settings."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ from leadflow.accounts.models import Membership
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.projects.models import (
+    DEFAULT_CALL_OUTCOMES,
+    DEFAULT_LOST_REASONS,
     DEFAULT_SOURCES,
     OPEN_STATUSES,
     TERMINAL_POSITION,
+    CallOutcome,
     DuplicateScope,
+    LostReason,
+    ManagedChoice,
     Pool,
     Project,
     Source,
@@ -85,7 +91,8 @@ def create_project(
     stages: list[tuple[str, str]] | None = None,
 ) -> Project:
     """Create a project with the nine default sources, a pipeline (open stages given or New,
-    Contacted, Qualified, then the terminal Converted and Lost) and a default pool (admins)."""
+    Contacted, Qualified, then the terminal Converted and Lost), a default pool and the default
+    lost reasons and call outcomes (admins)."""
     access.require_admin(actor)
     errors = ErrorCollector()
     name = _check_name(name, errors, 200)
@@ -112,6 +119,11 @@ def create_project(
             ]
         )
         Pool.objects.create(project=project, name="Default", is_default=True)
+        for model, names in ((LostReason, DEFAULT_LOST_REASONS),
+                             (CallOutcome, DEFAULT_CALL_OUTCOMES)):
+            model.objects.bulk_create(
+                [model(project=project, name=n, position=i + 1) for i, n in enumerate(names)]
+            )
         return project
 
     return _unique(make, f"A project with slug '{slug}' exists already.", "slug")
@@ -320,13 +332,125 @@ def move_stage(stage: Stage, *, actor: Actor, up: bool) -> Stage:
 
 
 def delete_stage(stage: Stage, *, actor: Actor) -> None:
-    """Delete an open stage no lead is on (managers)."""
+    """Delete an open stage no lead is on (managers). A stage with leads can be retired."""
     access.require_manager(actor, stage.project_id)
     if stage.is_terminal:
         raise Conflict("Converted and Lost cannot be deleted.", code="terminal_stage")
-    if Stage.objects.filter(project_id=stage.project_id, status__in=OPEN_STATUSES).count() <= 1:
+    if not stage.retired and not _other_active_open_stage(stage):
         raise Conflict("A pipeline keeps at least one open stage.", code="last_stage")
-    _delete_unused(stage, "Move the stage's leads first.", "stage_in_use")
+    _delete_unused(stage, "Move the stage's leads first, or retire the stage.", "stage_in_use")
+
+
+def _other_active_open_stage(stage: Stage) -> bool:
+    return Stage.objects.filter(
+        project_id=stage.project_id, status__in=OPEN_STATUSES, retired_at__isnull=True
+    ).exclude(pk=stage.pk).exists()
+
+
+def retire_stage(stage: Stage, *, actor: Actor) -> Stage:
+    """Retire an open stage (managers): its leads stay on it and keep its status, but no lead
+    can be moved to it and new leads start on the first stage still in use. Retiring a retired
+    stage changes nothing; the last open stage in use cannot be retired (Conflict)."""
+    access.require_manager(actor, stage.project_id)
+    if stage.is_terminal:
+        raise Conflict("Converted and Lost cannot be retired.", code="terminal_stage")
+    if stage.retired:
+        return stage
+    with transaction.atomic():
+        # Lock the project's open stages, so two managers cannot retire the last two at once.
+        list(Stage.objects.select_for_update().filter(project_id=stage.project_id,
+                                                      status__in=OPEN_STATUSES))
+        if not _other_active_open_stage(stage):
+            raise Conflict("A pipeline keeps at least one open stage in use.",
+                           code="last_stage")
+        Stage.objects.filter(pk=stage.pk, retired_at__isnull=True).update(
+            retired_at=timezone.now())
+    stage.refresh_from_db()
+    return stage
+
+
+def restore_stage(stage: Stage, *, actor: Actor) -> Stage:
+    """Put a retired stage back in use (managers), in its old place."""
+    access.require_manager(actor, stage.project_id)
+    if stage.retired:
+        Stage.objects.filter(pk=stage.pk).update(retired_at=None)
+        stage.refresh_from_db()
+    return stage
+
+
+# --- lost reasons and call outcomes -----------------------------------------------------------
+
+
+def _create_choice(model: type[ManagedChoice], project: Project, name: str, *, actor: Actor,
+                   label: str) -> ManagedChoice:
+    access.require_manager(actor, project.pk)
+    errors = ErrorCollector()
+    name = _check_name(name, errors)
+    errors.raise_if_any()
+
+    def make():
+        top = model.objects.filter(project=project).aggregate(m=Max("position"))["m"]
+        return model.objects.create(project=project, name=name, position=(top or 0) + 1)
+
+    return _unique(make, f"{label} '{name}' exists already.")
+
+
+def _update_choice(entry: ManagedChoice, *, actor: Actor, label: str, name=None, active=None,
+                   position=None) -> ManagedChoice:
+    access.require_manager(actor, entry.project_id)
+    errors = ErrorCollector()
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = _check_name(name, errors)
+    if active is not None:
+        values["active"] = bool(active)
+    if position is not None:
+        if not 1 <= position <= 10_000:
+            errors.add("position", "out_of_range", "Position must be 1 to 10000.")
+        values["position"] = position
+    errors.raise_if_any()
+    return _save_changes(entry, values, f"{label} '{values.get('name', entry.name)}' exists "
+                         "already.")
+
+
+def create_lost_reason(project: Project, name: str, *, actor: Actor) -> LostReason:
+    """Add a reason to the project's list of lost reasons, last (managers)."""
+    return _create_choice(LostReason, project, name, actor=actor, label="Lost reason")
+
+
+def update_lost_reason(reason: LostReason, *, actor: Actor, **changes: Any) -> LostReason:
+    """Rename, reorder, deactivate or reactivate a lost reason (managers). Leads lost for it
+    keep the reason's name as it was; an inactive reason is offered no more."""
+    return _update_choice(reason, actor=actor, label="Lost reason", **changes)
+
+
+def delete_lost_reason(reason: LostReason, *, actor: Actor) -> None:
+    """Remove a lost reason from the list (managers); lost leads keep their reason text."""
+    access.require_manager(actor, reason.project_id)
+    reason.delete()
+
+
+def create_call_outcome(project: Project, name: str, *, actor: Actor) -> CallOutcome:
+    """Add an outcome to the project's list of call outcomes, last (managers)."""
+    return _create_choice(CallOutcome, project, name, actor=actor, label="Call outcome")
+
+
+def update_call_outcome(outcome: CallOutcome, *, actor: Actor, **changes: Any) -> CallOutcome:
+    """Rename, reorder, deactivate or reactivate a call outcome (managers). Logged calls keep
+    it; an inactive outcome is offered no more."""
+    return _update_choice(outcome, actor=actor, label="Call outcome", **changes)
+
+
+def delete_call_outcome(outcome: CallOutcome, *, actor: Actor) -> None:
+    """Delete a call outcome no logged call names (managers); one in use is Conflict: make it
+    inactive instead."""
+    access.require_manager(actor, outcome.project_id)
+    try:
+        with transaction.atomic():
+            outcome.delete()
+    except ProtectedError:
+        raise Conflict("Calls were logged with this outcome: make it inactive instead.",
+                       code="outcome_in_use")
 
 
 def _delete_unused(obj, message: str, code: str) -> None:

@@ -38,6 +38,8 @@ class TimelineKind(models.TextChoices):
     TAG_CHANGE_APPROVED = "TAG_CHANGE_APPROVED", "Tag change approved"
     TAG_CHANGE_REJECTED = "TAG_CHANGE_REJECTED", "Tag change rejected"
     TAG_RULE_APPLIED = "TAG_RULE_APPLIED", "Tag rule applied"
+    ACTIVITY_LOGGED = "ACTIVITY_LOGGED", "Activity logged"
+    NEXT_CALL_SET = "NEXT_CALL_SET", "Next call changed"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -14,7 +14,7 @@ from leadflow.crm.contact import LeadInput
 from leadflow.crm.filters import ORDERINGS, LeadFilters
 from leadflow.intake.filters import SUBMISSION_ORDERINGS, SubmissionFilters
 from leadflow.intake.models import SubmissionStatus
-from leadflow.projects.access import projects_visible_to
+from leadflow.projects.access import active_lost_reasons, projects_visible_to
 from leadflow.projects.models import (
     OPEN_STATUSES,
     DuplicateScope,
@@ -207,16 +207,26 @@ class LeadCreateForm(ContactForm):
 
 
 class StageForm(forms.Form):
+    """Move a lead: the stages in use (and the lead's current one, even if retired); Lost takes
+    one of the project's active lost reasons."""
+
     stage = forms.TypedChoiceField(coerce=int)
-    lost_reason = forms.CharField(required=False, label="Lost reason")
+    lost_reason = forms.ChoiceField(required=False, label="Lost reason")
     reason = forms.CharField(required=False, label="Note")
 
-    def __init__(self, *args, project_id: int, **kwargs):
+    def __init__(self, *args, project_id: int, current_id: int | None = None,
+                 stages: list[Stage] | None = None, lost_reasons: list[str] | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        stages = list(Stage.objects.filter(project_id=project_id).order_by("position", "id"))
+        if stages is None:
+            stages = list(Stage.objects.filter(project_id=project_id).order_by("position", "id"))
+        stages = [s for s in stages if not s.retired or s.pk == current_id]
         self.stages = {s.pk: s for s in stages}
         self.fields["stage"].choices = [(s.pk, s.name) for s in stages]
         self.lost_ids = [s.pk for s in stages if s.status == Status.LOST]
+        if lost_reasons is None:
+            lost_reasons = [r.name for r in active_lost_reasons(project_id)]
+        self.fields["lost_reason"].choices = [("", "—")] + [(n, n) for n in lost_reasons]
 
     def chosen_stage(self) -> Stage:
         return self.stages[self.cleaned_data["stage"]]

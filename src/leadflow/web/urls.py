@@ -6,11 +6,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from leadflow.web.views import (
+    activities,
     buckets,
     config,
     duplicates,
     leads,
     ownership,
+    pipeline,
     routing_config,
     tags,
     webforms,
@@ -123,6 +125,20 @@ tags_patterns = [
     path("approvals/<int:request_id>/decide/", tags.decide, name="decide"),
 ]
 
+pipeline_patterns = [
+    path("pipeline/", pipeline.board, name="board"),
+    path("pipeline/leads/<int:lead_id>/move/", pipeline.board_move, name="board_move"),
+    path("my-day/", activities.my_day, name="my_day"),
+    path("leads/<int:lead_id>/activities/", activities.activity_log, name="activity_log"),
+    path("leads/<int:lead_id>/next-call/", activities.next_call, name="next_call"),
+    path("settings/stages/<int:stage_id>/retire/", pipeline.stage_retire, name="stage_retire"),
+    path("settings/projects/<int:project_id>/<slug:kind>/", pipeline.choice_list,
+         name="choices"),
+    path("settings/<slug:kind>/<int:entry_id>/", pipeline.choice_edit, name="choice_edit"),
+    path("settings/<slug:kind>/<int:entry_id>/delete/", pipeline.choice_delete,
+         name="choice_delete"),
+]
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="crm:lead_list"), name="home"),
     path(
@@ -137,4 +153,5 @@ urlpatterns = [
     path("", include((work_patterns, "work"))),
     path("", include((tags_patterns, "tags"))),
     path("f/", include((webform_patterns, "webforms"))),
+    path("", include((pipeline_patterns, "pipeline"))),
 ]

@@ -23,6 +23,7 @@ from leadflow.crm.search import index_words
 from leadflow.intake import services as intake
 from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
+from leadflow.projects.access import active_lost_reasons
 from leadflow.projects.models import (
     OPEN_STATUSES,
     Pool,
@@ -176,7 +177,8 @@ def set_stage(
     """Move a lead to `stage` of its project; its status follows the stage.
 
     Agents (owners) move forward only, or to Converted or Lost; managers move anywhere. Lost
-    needs a `lost_reason`. The same stage again changes and records nothing. The update is
+    needs a `lost_reason` naming one of the project's active lost reasons. A retired stage is
+    no target. The same stage again changes and records nothing. The update is
     conditional on the stage read, so of two concurrent moves one wins and the other gets 409.
     Timeline: STAGE_CHANGED. Errors: PermissionDenied, ValidationFailed, Conflict.
     """
@@ -186,10 +188,10 @@ def set_stage(
     lost_reason = (lost_reason or "").strip()
     if stage.pk == lead.stage_id:
         return lead
-    if stage.status == Status.LOST and not lost_reason:
-        raise ValidationFailed.one("lost_reason", "required", "Say why the lead was lost.")
-    if len(lost_reason) > 500:
-        raise ValidationFailed.one("lost_reason", "too_long", "At most 500 characters.")
+    if stage.retired:
+        raise ValidationFailed.one("stage", "retired", f"Stage {stage.name} is retired.")
+    if stage.status == Status.LOST:
+        lost_reason = _lost_reason_of(lead.project_id, lost_reason)
     current = lead.stage
     if not project_access.is_manager(actor, lead.project_id) and not _is_forward(current, stage):
         raise PermissionDenied("Agents move a lead forward, or to Lost with a reason.")
@@ -212,6 +214,21 @@ def set_stage(
                         after=after, reason=reason)
     lead.refresh_from_db()
     return lead
+
+
+def _lost_reason_of(project_id: int, given: str) -> str:
+    """The name of the project's active lost reason `given` names (any letter case)."""
+    if not given:
+        raise ValidationFailed.one("lost_reason", "required", "Say why the lead was lost.")
+    reasons = {r.name.casefold(): r.name for r in active_lost_reasons(project_id)}
+    found = reasons.get(given.casefold())
+    if found is None:
+        raise ValidationFailed.one(
+            "lost_reason", "invalid",
+            f"'{given[:100]}' is not a lost reason of this project; choose one of: "
+            f"{', '.join(reasons.values())}.",
+        )
+    return found
 
 
 def _is_forward(current: Stage, target: Stage) -> bool:

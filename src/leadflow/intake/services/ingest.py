@@ -58,7 +58,9 @@ def validate_input(project: Project, data: LeadInput) -> dict:
 
 
 def first_open_stage(project: Project) -> Stage:
-    stage = Stage.objects.filter(project=project, status__in=OPEN_STATUSES).order_by("position")
+    stage = Stage.objects.filter(
+        project=project, status__in=OPEN_STATUSES, retired_at__isnull=True
+    ).order_by("position", "id")
     found = stage.first()
     if found is None:
         raise Conflict("The project has no open stage.", code="no_stage")

@@ -77,7 +77,8 @@ def detail_context(actor, lead, *, stage_form=None, events_cursor=None, **owners
         **ownership_context(actor, lead, **ownership),
         "lead": lead,
         "stage_form": stage_form or StageForm(
-            initial={"stage": lead.stage_id}, project_id=lead.project_id
+            initial={"stage": lead.stage_id}, project_id=lead.project_id,
+            current_id=lead.stage_id,
         ),
         "events": events,
         "next_events": next_events,
@@ -115,7 +116,7 @@ def lead_timeline(request, actor, lead_id: int):
 @ui_view
 def lead_stage(request, actor, lead_id: int):
     lead = get_lead_for(actor, lead_id, "stage")
-    form = StageForm(request.POST, project_id=lead.project_id)
+    form = StageForm(request.POST, project_id=lead.project_id, current_id=lead.stage_id)
     if form.is_valid():
         try:
             lead = services.set_stage(

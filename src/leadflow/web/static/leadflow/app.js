@@ -123,3 +123,60 @@ document.addEventListener("keydown", function (event) {
     count();
   });
 })();
+
+// The pipeline board: dragging a card onto a column fills the card's own Move form (which works
+// without JavaScript too) and submits it through htmx. A column the card may not go to refuses
+// the drop; Lost opens the form to ask for the reason first.
+(function () {
+  var dragged = null;
+
+  function column(target) { return target && target.closest ? target.closest("[data-drop-stage]") : null; }
+
+  function option(card, stageId) {
+    var select = card.querySelector("form.card-move select[name$='-stage']");
+    if (!select) return null;
+    return Array.prototype.find.call(select.options, function (o) { return o.value === stageId; }) ? select : null;
+  }
+
+  document.addEventListener("dragstart", function (event) {
+    var card = event.target.closest ? event.target.closest(".board-card[draggable='true']") : null;
+    if (!card) return;
+    dragged = card;
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", card.id);
+  });
+  document.addEventListener("dragend", function () {
+    dragged = null;
+    document.querySelectorAll(".board-column.drop-over").forEach(function (c) { c.classList.remove("drop-over"); });
+  });
+  document.addEventListener("dragover", function (event) {
+    var col = column(event.target);
+    if (!col || !dragged || !option(dragged, col.dataset.dropStage)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    col.classList.add("drop-over");
+  });
+  document.addEventListener("dragleave", function (event) {
+    var col = column(event.target);
+    if (col && !col.contains(event.relatedTarget)) col.classList.remove("drop-over");
+  });
+  document.addEventListener("drop", function (event) {
+    var col = column(event.target);
+    var card = dragged || document.getElementById(event.dataTransfer.getData("text/plain"));
+    if (!col || !card) return;
+    event.preventDefault();
+    col.classList.remove("drop-over");
+    var select = option(card, col.dataset.dropStage);
+    if (!select) return;
+    select.value = col.dataset.dropStage;
+    var form = select.form;
+    if (col.hasAttribute("data-lost")) {
+      var box = card.querySelector("details.card-move-box");
+      if (box) box.open = true;
+      var reason = form.querySelector(".lost-reason select");
+      if (reason) { reason.required = true; reason.focus(); }
+      return;
+    }
+    form.requestSubmit();
+  });
+})();
