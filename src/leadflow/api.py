@@ -92,6 +92,7 @@ def _not_found(request, exc):
 
 def _routers() -> None:
     from leadflow.accounts.api import router as accounts_router
+    from leadflow.clients.api import router as clients_router
     from leadflow.crm.api import router as crm_router
     from leadflow.intake.api import router as intake_router
     from leadflow.jobs.api import router as jobs_router
@@ -104,6 +105,7 @@ def _routers() -> None:
     api.add_router("/", intake_router)
     api.add_router("/", jobs_router)
     api.add_router("/", routing_router)
+    api.add_router("/", clients_router)
 
 
 _routers()

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "leadflow.accounts",
     "leadflow.projects",
     "leadflow.crm",
+    "leadflow.clients",
     "leadflow.intake",
     "leadflow.routing",
     "leadflow.jobs",

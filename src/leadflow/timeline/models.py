@@ -31,6 +31,11 @@ class TimelineKind(models.TextChoices):
     OFFER_DECLINED = "OFFER_DECLINED", "Offer declined"
     OFFER_LAPSED = "OFFER_LAPSED", "Offer lapsed"
     OFFER_CANCELLED = "OFFER_CANCELLED", "Offer cancelled"
+    LEAD_CONVERTED = "LEAD_CONVERTED", "Converted to a client"
+    CLIENT_CREATED = "CLIENT_CREATED", "Client created"
+    CLIENT_LEAD_ADDED = "CLIENT_LEAD_ADDED", "Lead added to the client"
+    CLIENT_UPDATED = "CLIENT_UPDATED", "Client details changed"
+    CLIENT_OWNER_CHANGED = "CLIENT_OWNER_CHANGED", "Client owner changed"
 
 
 class AppendOnlyQuerySet(models.QuerySet):
