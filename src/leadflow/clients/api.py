@@ -3,10 +3,12 @@ read and edit clients, a client's timeline."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 
 from leadflow.accounts.models import User
 from leadflow.clients import services
@@ -87,13 +89,34 @@ class ClientQuery(Schema):
     cursor: str | None = None
 
 
+def _convert_body(raw: bytes) -> ConvertIn:
+    if not raw.strip():
+        return ConvertIn()
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        raise ValidationFailed.one("body", "invalid_json", "The body is not JSON.")
+    if not isinstance(values, dict):
+        raise ValidationFailed.one("body", "invalid", "The body must be a JSON object.")
+    try:
+        return ConvertIn(**values)
+    except PydanticValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error.get("loc", ())) or "body"
+        code = "unknown_field" if error.get("type") == "extra_forbidden" else "invalid"
+        raise ValidationFailed.one(field, code, error.get("msg", "Invalid value."))
+
+
 @router.post("/leads/{lead_id}/convert",
              response=responses(201, ConversionOut, 400, 401, 403, 404, 409)
-             | {200: ConversionOut})
-def convert_lead(request, lead_id: int, payload: ConvertIn | None = None):
+             | {200: ConversionOut},
+             openapi_extra={"requestBody": {"required": False, "content": {
+                 "application/json": {"schema": ConvertIn.model_json_schema()}}}})
+def convert_lead(request, lead_id: int):
+    """Body `{"client"?: id, "reason"?}`; an empty body converts into a new client."""
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "stage")
-    payload = payload or ConvertIn()
+    payload = _convert_body(request.body)
     into = None
     if payload.client is not None:
         try:
