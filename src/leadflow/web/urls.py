@@ -1,5 +1,6 @@
 """URLs of the web UI: login/logout, lead pages (`crm:`), settings screens (`config:`), buckets,
-submissions and possible duplicates (`intake:`) and the public web forms (`webforms:`)."""
+submissions and possible duplicates (`intake:`), clients and conversion (`clients:`) and the
+public web forms (`webforms:`)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -7,6 +8,7 @@ from django.views.generic import RedirectView
 
 from leadflow.web.views import (
     buckets,
+    clients,
     config,
     duplicates,
     leads,
@@ -68,6 +70,13 @@ intake_patterns = [
          name="duplicate_dismiss"),
 ]
 
+clients_patterns = [
+    path("clients/", clients.client_list, name="client_list"),
+    path("clients/<int:client_id>/", clients.client_detail, name="client_detail"),
+    path("clients/<int:client_id>/edit/", clients.client_edit, name="client_edit"),
+    path("leads/<int:lead_id>/convert/", clients.lead_convert, name="lead_convert"),
+]
+
 webform_patterns = [
     path("<slug:project_slug>/<int:source_id>/", webforms.public_form, name="form"),
     path("<slug:project_slug>/<int:source_id>/thanks/", webforms.public_form_thanks,
@@ -122,5 +131,6 @@ urlpatterns = [
     path("settings/", include((config_patterns, "config"))),
     path("", include((intake_patterns, "intake"))),
     path("", include((work_patterns, "work"))),
+    path("", include((clients_patterns, "clients"))),
     path("f/", include((webform_patterns, "webforms"))),
 ]
