@@ -146,3 +146,30 @@ def test_viewer_may_not_edit_a_client(client):
     response = _logged_in(client, w.viewer).get(reverse("clients:client_edit", args=[mine.pk]))
 
     assert response.status_code == 403
+
+
+def test_a_new_lead_for_a_client_from_its_page_is_an_upsell_lead(client):
+    w = World()
+    mine = convert(w.own_lead)
+    create_url = reverse("crm:lead_create")
+
+    page = _logged_in(client, w.agent).get(reverse("clients:client_detail", args=[mine.pk]))
+    form = client.get(create_url, {"project": w.project.pk, "client": mine.pk})
+    response = client.post(create_url, {"project": w.project.pk, "client": mine.pk,
+                                        "name": mine.name, "email": mine.email})
+
+    assert f"client={mine.pk}" in page.content.decode()
+    assert 'name="client"' in form.content.decode()
+    upsell = Lead.objects.exclude(pk__in=[w.own_lead.pk, w.other_lead.pk]).get()
+    assert response["Location"] == reverse("crm:lead_detail", args=[upsell.pk])
+    assert (upsell.client_id, upsell.owner_id) == (mine.pk, w.agent.pk)
+
+
+def test_a_new_lead_for_a_client_one_cannot_see_is_404(client):
+    w = World()
+    theirs = convert(w.other_lead)
+
+    response = _logged_in(client, w.agent).get(
+        reverse("crm:lead_create"), {"project": w.project.pk, "client": theirs.pk})
+
+    assert response.status_code == 404
