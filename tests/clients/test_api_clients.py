@@ -235,3 +235,15 @@ def test_a_lead_answers_its_client(client):
 
     assert body["client"] == mine.pk
     assert Lead.objects.get(pk=w.own_lead.pk).client_id == mine.pk
+
+
+@pytest.mark.parametrize("who, status", [
+    ("agent", 200), ("viewer", 200), ("manager", 200), ("other_agent", 404), ("outsider", 404),
+    ("anonymous", 401),
+])
+def test_conversion_candidates_matrix(client, who, status):
+    w = World()
+
+    response = send(client, "get", f"/api/v1/leads/{w.own_lead.pk}/convert", w.user(who))
+
+    assert response.status_code == status
