@@ -210,3 +210,23 @@ def make_rule(project: Project, *, name: str | None = None, pool=None, **options
 
     return config.create_rule(project, name or f"Rule {next(_seq)}", actor=SYSTEM,
                               pool=(pool or default_pool(project)).pk, **options)
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+def convert(lead, *, actor: Actor | None = None, into=None):
+    """Convert `lead` through the conversion service; returns its client."""
+    from leadflow.clients.services import convert_lead
+
+    return convert_lead(lead, actor=actor or SYSTEM, into=into).client
+
+
+def client_events(client_id: int) -> list[tuple]:
+    """The client's timeline rows, oldest first: (kind, actor id, channel, before, after)."""
+    from leadflow.timeline.models import TimelineEvent
+
+    return [
+        (e.kind, e.actor_id, e.channel, e.before, e.after)
+        for e in TimelineEvent.objects.filter(client_id=client_id).order_by("id")
+    ]

@@ -25,16 +25,17 @@ def test_demo_seeds_a_worked_project_once():
     assert manager.check_password(DEMO_PASSWORD)
     assert project.memberships.filter(role="agent").count() == 3
     leads = Lead.objects.filter(project=project)
-    # 40 worked over past weeks, 6 from the landing page bucket, 5 waiting in the pool
-    assert leads.count() == 40 + 6 + 5
-    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED).count() == 40 + 6 + 5
+    # 40 worked over past weeks, 6 from the landing page bucket, 5 waiting in the pool, an
+    # upsell lead and a partner bucket's client
+    assert leads.count() == 40 + 6 + 5 + 2
+    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED).count() == 40 + 6 + 5 + 2
     # history is spread over past weeks, not stamped all at once
     created = sorted(leads.values_list("created_at", flat=True))
     assert (created[-1] - created[0]).days >= 7
     assert TimelineEvent.objects.filter(kind=TimelineKind.STAGE_CHANGED).exists()
 
     assert seed_demo(leads=40) == "Demo project exists already."
-    assert Lead.objects.filter(project=project).count() == 40 + 6 + 5
+    assert Lead.objects.filter(project=project).count() == 40 + 6 + 5 + 2
 
 
 def test_demo_if_empty_leaves_a_used_database_alone():
@@ -59,7 +60,7 @@ def test_demo_routes_a_buckets_submissions_round_robin_over_the_default_pool():
 
     project = Project.objects.get(slug="demo")
     rule = DistributionRule.objects.get(project=project)
-    bucket = Bucket.objects.get(project=project)
+    bucket = Bucket.objects.get(project=project, name="Spring Landing Page")
     agents = [User.objects.get(email=f"agent{n}@example.com") for n in (1, 2, 3)]
     assert (rule.name, rule.method, rule.pool.is_default, rule.buckets, rule.active) == (
         "Landing page round robin", "round_robin", True, [bucket.pk], True)
@@ -67,7 +68,8 @@ def test_demo_routes_a_buckets_submissions_round_robin_over_the_default_pool():
     rows = Submission.objects.filter(bucket=bucket).order_by("pk")
     assert [row.status for row in rows] == ["processed"] * 6
     assert [row.lead.owner_id for row in rows] == [a.pk for a in agents] * 2
-    routed = TimelineEvent.objects.filter(kind=TimelineKind.LEAD_ROUTED)
+    routed = TimelineEvent.objects.filter(kind=TimelineKind.LEAD_ROUTED,
+                                          lead_id__in=rows.values("lead_id"))
     assert routed.count() == 6
     assert {event.after["via"] for event in routed} == {"rule"}
     assert {event.after["rule"] for event in routed} == {rule.pk}
@@ -98,9 +100,10 @@ def test_demo_has_an_office_a_group_a_vip_pool_claims_an_offer_and_notifications
         a1.pk, a2.pk, a3.pk]
     notes = sorted(Notification.objects.filter(kind__in=["lead_assigned", "offer"])
                    .values_list("user__email", "kind"))
-    # two routed landing-page leads each, one assignment, and the offer's three recipients
+    # two routed landing-page leads each, one assignment, the partner bucket's client's lead,
+    # and the offer's three recipients
     assert notes == sorted(
-        [(f"agent{i}@example.com", "lead_assigned") for i in (1, 1, 1, 2, 2, 3, 3)]
+        [(f"agent{i}@example.com", "lead_assigned") for i in (1, 1, 1, 1, 2, 2, 3, 3)]
         + [(f"agent{i}@example.com", "offer") for i in (1, 2, 3)])
     assigned = Lead.objects.get(project=project, name="John von Neumann")
     assert assigned.owner_id == a1.pk
@@ -120,17 +123,18 @@ def test_a_second_demo_run_adds_nothing():
 
 def test_a_demo_seeded_before_routing_gets_routing_once():
 
-    with mock.patch("leadflow.demo._seed_routing", return_value=False):
+    with mock.patch("leadflow.demo._seed_routing", return_value=False), \
+            mock.patch("leadflow.demo._seed_clients", return_value=False):
         seed_demo(leads=10)
     assert not DistributionRule.objects.exists()
 
     added = seed_demo(leads=10)
     again = seed_demo(leads=10)
 
-    assert added == "Demo project exists already; routing demo added."
+    assert added == "Demo project exists already; routing and clients demo added."
     assert again == "Demo project exists already."
     assert DistributionRule.objects.count() == 1
-    assert Lead.objects.filter(project__slug="demo").count() == 10 + 6 + 5
+    assert Lead.objects.filter(project__slug="demo").count() == 10 + 6 + 5 + 2
 
 
 def test_demo_command_if_empty_seeds_an_empty_database_then_leaves_it(capsys):
@@ -169,3 +173,31 @@ def test_demo_has_tags_rules_and_a_pending_change_request():
     rows = LeadTag.objects.count()
     assert seed_demo(leads=40) == "Demo project exists already."
     assert LeadTag.objects.count() == rows
+
+
+# --- clients in the demo -------------------------------------------------------------------------
+
+
+def test_demo_has_converted_clients_an_upsell_lead_and_a_client_bucket():
+    from leadflow.clients.models import Client
+
+    seed_demo(leads=40)
+
+    project = Project.objects.get(slug="demo")
+    clients = list(Client.objects.filter(project=project).order_by("pk"))
+    assert len(clients) == 3
+    first, second, partner = clients
+    converted = Lead.objects.filter(project=project, converted_at__isnull=False)
+    assert converted.count() == 3
+    assert all(lead.status == "CONVERTED" and lead.client_id for lead in converted)
+    upsell = Lead.objects.get(project=project, client=first, converted_at__isnull=True)
+    assert (upsell.email, upsell.owner_id) == (first.email, first.owner_id)
+    assert first.owner_id is not None and second.owner_id is not None
+    bucket = Bucket.objects.get(project=project, name="Partner Referrals")
+    assert bucket.creates == "client"
+    assert (partner.name, partner.bucket_label, partner.affiliate_id) == (
+        "Dorothy Vaughan", "Partner desk", "PARTNER-42")
+    assert partner.owner.email == "agent1@example.com"
+    assert TimelineEvent.objects.filter(kind=TimelineKind.CLIENT_CREATED).count() == 3
+    assert TimelineEvent.objects.filter(kind=TimelineKind.CLIENT_LEAD_ADDED,
+                                        client_id=first.pk).count() == 1

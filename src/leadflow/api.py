@@ -93,6 +93,7 @@ def _not_found(request, exc):
 def _routers() -> None:
     from leadflow.accounts.api import router as accounts_router
     from leadflow.activities.api import router as activities_router
+    from leadflow.clients.api import router as clients_router
     from leadflow.crm.api import router as crm_router
     from leadflow.intake.api import router as intake_router
     from leadflow.jobs.api import router as jobs_router
@@ -108,6 +109,7 @@ def _routers() -> None:
     api.add_router("/", routing_router)
     api.add_router("/", tags_router)
     api.add_router("/", activities_router)
+    api.add_router("/", clients_router)
 
 
 _routers()

@@ -2,9 +2,11 @@
 sources and pools, and a few hundred leads worked over the past weeks; then routing at work — an
 office and a group, a round-robin rule over the default pool that routes a landing page bucket's
 submissions, leads waiting in the pool (two claimed, one offered to the agents in turn, one
-assigned) and the notifications those actions send; and the leads' work: calls with outcomes,
-notes and e-mails, and next calls (some overdue, some today, most upcoming) for My day. All
-made through the same services users call, so every lead has a real timeline."""
+assigned) and the notifications those actions send; the leads' work: calls with outcomes,
+notes and e-mails, and next calls (some overdue, some today, most upcoming) for My day; tags,
+tag rules and change requests; and clients — closed leads converted by their agents, an upsell
+lead of one of them, a partner bucket that makes each submission a client. All made through the
+same services users call, so every lead has a real timeline."""
 
 from __future__ import annotations
 
@@ -86,6 +88,10 @@ OFFER_MINUTES = 240
 # (name, modifiable by agents)
 TAGS = [("Hot", True), ("Callback requested", True), ("Spanish speaker", True), ("VIP", False),
         ("Do not call", False)]
+PARTNER_BUCKET = "Partner Referrals"
+PARTNER_CLIENTS = [
+    ("Dorothy Vaughan", "dorothy.vaughan@example.com", "+17575550134", "Langley Computing"),
+]
 
 
 @contextmanager
@@ -109,10 +115,11 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
         return "Database already has users; demo not seeded."
     existing = Project.objects.filter(slug=DEMO_SLUG).first()
     if existing is not None:
-        # A demo seeded before routing, activities or tags came gets those parts once.
+        # A demo seeded before routing, activities, tags or clients came gets those parts once.
         added = [part for part, done in (("routing", _seed_routing(existing)),
                                          ("activities", _seed_work(existing, random.Random(seed))),
-                                         ("tags", _seed_tags(existing)))
+                                         ("tags", _seed_tags(existing)),
+                                         ("clients", _seed_clients(existing)))
                  if done]
         if added:
             return f"Demo project exists already; {' and '.join(added)} demo added."
@@ -137,6 +144,7 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
     _seed_work(project, rng)
     _seed_routing(project)
     _seed_tags(project)
+    _seed_clients(project)
     return (f"Demo project '{project.slug}' seeded with {created} leads and routing. "
             f"Log in as {ADMIN[0]}, {MANAGER[0]} or agent1@example.com, password {DEMO_PASSWORD}.")
 
@@ -319,3 +327,47 @@ def crm_leads_of(project: Project, owner: User):
 
     return Lead.objects.filter(project=project, owner=owner, status__in=[
         Status.NOT_CONTACTED, Status.CONTACTED, Status.QUALIFIED]).order_by("id")
+
+
+def _seed_clients(project: Project) -> bool:
+    """Clients in the demo project, once (the partner bucket marks it done): the two leads
+    furthest along converted by their owners, an upsell lead of the first client, and a
+    partner bucket that creates clients (owned by the first agent), with one submission.
+    Returns whether it seeded anything."""
+    from leadflow.clients.services import convert_lead
+    from leadflow.intake.models import Bucket
+
+    if Bucket.objects.filter(project=project, name=PARTNER_BUCKET).exists():
+        return False
+    manager = User.objects.filter(email=MANAGER[0]).first()
+    partner_agent = User.objects.filter(email=AGENTS[0][0]).first()
+    if manager is None or partner_agent is None:
+        return False
+    from leadflow.crm.models import Lead
+
+    # The two leads furthest along the pipeline (Closed when there are any).
+    closed = list(Lead.objects.filter(project=project, status=Status.QUALIFIED,
+                                      owner__isnull=False, client__isnull=True)
+                  .select_related("owner", "stage", "source", "project")
+                  .order_by("-stage__position", "pk")[:2])
+    referral = Source.objects.get(project=project, name="Referral")
+    with transaction.atomic():
+        clients = [convert_lead(lead, actor=Actor(lead.owner, "ui"),
+                                reason="Signed the account agreement").client
+                   for lead in closed]
+        if clients:
+            first = clients[0]
+            data = LeadInput(name=first.name, email=first.email, phones=list(first.phones),
+                             company=first.company, country="US", language="en")
+            crm.create_lead(project, data, actor=Actor(first.owner, "ui"), client=first,
+                            route=False)
+        bucket, _key = buckets.create_bucket(
+            project, actor=Actor(manager, "ui"), name=PARTNER_BUCKET, label="Partner desk",
+            source=referral.pk, affiliate_id="PARTNER-42", creates="client",
+            default_manager=partner_agent.pk,
+        )
+        for name, email, phone, company in PARTNER_CLIENTS:
+            submissions.submit(bucket, {"name": name, "email": email, "phone": phone,
+                                        "company": company, "country": "US"},
+                               channel="api", idempotency_key=f"demo-partner-{email}")
+    return True

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "leadflow.projects",
     "leadflow.crm",
     "leadflow.activities",
+    "leadflow.clients",
     "leadflow.intake",
     "leadflow.routing",
     "leadflow.jobs",

@@ -112,16 +112,20 @@ def test_the_key_is_shown_in_the_create_answer_only(client):
         assert body["api_key"] not in response.content.decode()
 
 
-def test_a_bucket_that_creates_clients_is_400_unsupported(client):
+def test_a_bucket_may_create_clients_and_nothing_else(client):
     w = World()
+    body = {"project": w.project.pk, "name": "Upsell", "creates": "client",
+            "source": source_named(w.project, "Website").pk}
 
-    response = send(client, "post", "/api/v1/buckets", w.manager, {
-        "project": w.project.pk, "name": "Upsell", "creates": "client",
-        "source": source_named(w.project, "Website").pk})
+    created = send(client, "post", "/api/v1/buckets", w.manager, body)
+    refused = send(client, "post", "/api/v1/buckets", w.manager,
+                   body | {"name": "Deals", "creates": "deal"})
 
-    assert response.status_code == 400
-    assert error_codes(response) == [("creates", "unsupported")]
-    assert not Bucket.objects.exists()
+    assert created.status_code == 201
+    assert created.json()["creates"] == "client"
+    assert refused.status_code == 400
+    assert [field for field, _code in error_codes(refused)] == ["creates"]
+    assert list(Bucket.objects.values_list("name", flat=True)) == ["Upsell"]
 
 
 def test_unknown_fields_in_a_bucket_body_are_400(client):
@@ -171,17 +175,16 @@ def test_edit_bucket_matrix(client, _case, who, status):
         assert bucket_row(bucket) == before
 
 
-def test_switching_to_create_clients_is_400_and_changes_nothing(client):
+def test_switching_to_create_clients_changes_the_bucket(client):
     w = World()
     bucket, _key = make_bucket(w.project)
-    before = bucket_row(bucket)
 
     response = send(client, "patch", f"/api/v1/buckets/{bucket.pk}", w.manager,
                     {"creates": "client", "label": "X"})
 
-    assert response.status_code == 400
-    assert error_codes(response) == [("creates", "unsupported")]
-    assert bucket_row(bucket) == before
+    assert response.status_code == 200
+    assert bucket_row(bucket)["creates"] == "client"
+    assert bucket_row(bucket)["label"] == "X"
 
 
 @pytest.mark.parametrize("_case, who, status", [

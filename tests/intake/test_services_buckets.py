@@ -109,15 +109,19 @@ def test_admin_creates_a_bucket_in_any_project():
     assert Bucket.objects.get().pk == bucket.pk
 
 
-def test_a_bucket_that_creates_clients_is_refused_as_unsupported():
+def test_a_bucket_creates_leads_or_clients_only():
     project, manager, _agent = team()
+    website = source_named(project, "Website").pk
 
+    bucket, _key = buckets.create_bucket(project, actor=as_actor(manager), name="Upsell",
+                                         creates="client", source=website)
     with pytest.raises(ValidationFailed) as exc:
-        buckets.create_bucket(project, actor=as_actor(manager), name="Upsell", creates="client",
-                              source=source_named(project, "Website").pk)
+        buckets.create_bucket(project, actor=as_actor(manager), name="Deals", creates="deal",
+                              source=website)
 
-    assert codes(exc) == [("creates", "unsupported")]
-    assert not Bucket.objects.exists()
+    assert bucket.creates == "client"
+    assert codes(exc) == [("creates", "invalid")]
+    assert list(Bucket.objects.values_list("name", flat=True)) == ["Upsell"]
 
 
 def test_create_checks_every_field():
@@ -198,15 +202,15 @@ def test_only_managers_of_the_project_edit_buckets(_case, who, error):
     assert bucket_row(bucket) == before
 
 
-def test_switching_a_bucket_to_create_clients_is_refused_and_changes_nothing():
+def test_an_invalid_creates_value_is_refused_and_changes_nothing():
     project, manager, _agent = team()
     bucket, _key = make_bucket(project, name="Spring")
     before = bucket_row(bucket)
 
     with pytest.raises(ValidationFailed) as exc:
-        buckets.update_bucket(bucket, actor=as_actor(manager), label="New", creates="client")
+        buckets.update_bucket(bucket, actor=as_actor(manager), label="New", creates="deal")
 
-    assert codes(exc) == [("creates", "unsupported")]
+    assert codes(exc) == [("creates", "invalid")]
     assert bucket_row(bucket) == before
     assert (bucket.label, bucket.creates) == ("Spring", "lead")
 

@@ -609,3 +609,18 @@ def test_submission_detail_is_open_to_managers_and_admins(client, who):
     )
 
     assert response.status_code == 200
+
+
+def test_manager_makes_a_bucket_create_clients(client):
+    project = make_project()
+    manager = make_user(project, "manager")
+    bucket = make_bucket(project, name="Partners")
+
+    form = _logged_in(client, manager).get(reverse("intake:bucket_edit", args=[bucket.pk]))
+    response = client.post(reverse("intake:bucket_edit", args=[bucket.pk]), {
+        "name": "Partners", "source": bucket.source_id, "creates": "client", "active": "on"})
+
+    assert 'name="creates"' in form.content.decode()
+    assert response.status_code == 302
+    bucket.refresh_from_db()
+    assert bucket.creates == "client"

@@ -125,9 +125,21 @@ def create_lead(request, payload: LeadIn):
     source = get_source_for(actor, payload.source) if payload.source is not None else None
     result = services.create_lead(
         project, data, actor=actor, owner=_user(payload.owner, "owner"), source=source,
-        on_duplicate=payload.on_duplicate or "reject",
+        on_duplicate=payload.on_duplicate or "reject", client=_client(actor, payload.client),
     )
     return Status((201 if result.created else 200), lead_out(result.lead))
+
+
+def _client(actor, client_id: int | None):
+    """The client an upsell lead is for: one the caller sees, else a field error."""
+    if client_id is None:
+        return None
+    from leadflow.clients.access import get_client_for
+
+    try:
+        return get_client_for(actor, client_id, "view")
+    except NotFound:
+        raise ValidationFailed.one("client", "invalid", f"No client {client_id}.")
 
 
 # Declared before /leads/{lead_id}, whose pattern would otherwise take "bulk".

@@ -131,6 +131,12 @@ class Lead(models.Model):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     custom = models.JSONField(default=dict, blank=True)
+    # The client this lead belongs to: set when it is converted, or at creation for an upsell
+    # lead of an existing client. `converted_at` marks the one conversion of the lead.
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+    )
+    converted_at = models.DateTimeField(null=True, blank=True)
     duplicates_checked_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -23,6 +23,7 @@ class LeadIn(Schema):
     language: str | None = None
     source: int | None = None
     owner: int | None = None
+    client: int | None = None
     custom: dict[str, Any] = {}
     on_duplicate: Literal["merge", "keep_both"] | None = None
 

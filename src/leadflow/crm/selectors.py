@@ -63,7 +63,7 @@ def lead_out(lead: Lead, now=None) -> dict:
         "last_activity_at": lead.last_activity_at,
         "retired": lead.retired_at is not None,
         "list": None,
-        "client": None,
+        "client": lead.client_id,
         "custom": lead.custom,
         "created_at": lead.created_at,
         "updated_at": lead.updated_at,

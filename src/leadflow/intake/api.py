@@ -128,7 +128,8 @@ class BucketPatch(Schema):
 
 
 def result_out(s: Submission) -> dict:
-    return {"id": s.pk, "status": s.status, "lead": s.lead_id, "client": None,
+    return {"id": s.pk, "status": s.status, "lead": s.lead_id,
+            "client": s.lead.client_id if s.lead_id else None,
             "duplicate_of": s.duplicate_of_id, "errors": s.errors}
 
 

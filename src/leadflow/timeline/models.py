@@ -40,6 +40,11 @@ class TimelineKind(models.TextChoices):
     TAG_RULE_APPLIED = "TAG_RULE_APPLIED", "Tag rule applied"
     ACTIVITY_LOGGED = "ACTIVITY_LOGGED", "Activity logged"
     NEXT_CALL_SET = "NEXT_CALL_SET", "Next call changed"
+    LEAD_CONVERTED = "LEAD_CONVERTED", "Converted to a client"
+    CLIENT_CREATED = "CLIENT_CREATED", "Client created"
+    CLIENT_LEAD_ADDED = "CLIENT_LEAD_ADDED", "Lead added to the client"
+    CLIENT_UPDATED = "CLIENT_UPDATED", "Client details changed"
+    CLIENT_OWNER_CHANGED = "CLIENT_OWNER_CHANGED", "Client owner changed"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -355,6 +355,10 @@ class BucketForm(forms.Form):
         "can, otherwise the leads stay unassigned.",
     )
     affiliate_id = forms.CharField(required=False, label="Affiliate ID")
+    creates = forms.ChoiceField(
+        required=False, initial="lead", label="Processing creates",
+        choices=[("lead", "A lead"), ("client", "A client (the lead is converted at once)")],
+    )
     active = forms.BooleanField(required=False, initial=True,
                                 label="Active (accepts new submissions)")
 
@@ -377,6 +381,8 @@ class BucketForm(forms.Form):
             del data["label"]
         if creating and data["source"] is None:
             del data["source"]
+        if not data.get("creates"):
+            data.pop("creates", None)
         return data
 
 

@@ -1,5 +1,6 @@
 """URLs of the web UI: login/logout, lead pages (`crm:`), settings screens (`config:`), buckets,
-submissions and possible duplicates (`intake:`) and the public web forms (`webforms:`)."""
+submissions and possible duplicates (`intake:`), clients and conversion (`clients:`) and the
+public web forms (`webforms:`)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -8,6 +9,7 @@ from django.views.generic import RedirectView
 from leadflow.web.views import (
     activities,
     buckets,
+    clients,
     config,
     duplicates,
     leads,
@@ -69,6 +71,13 @@ intake_patterns = [
     path("duplicates/<int:pair_id>/merge/", duplicates.duplicate_merge, name="duplicate_merge"),
     path("duplicates/<int:pair_id>/dismiss/", duplicates.duplicate_dismiss,
          name="duplicate_dismiss"),
+]
+
+clients_patterns = [
+    path("clients/", clients.client_list, name="client_list"),
+    path("clients/<int:client_id>/", clients.client_detail, name="client_detail"),
+    path("clients/<int:client_id>/edit/", clients.client_edit, name="client_edit"),
+    path("leads/<int:lead_id>/convert/", clients.lead_convert, name="lead_convert"),
 ]
 
 webform_patterns = [
@@ -152,6 +161,7 @@ urlpatterns = [
     path("", include((intake_patterns, "intake"))),
     path("", include((work_patterns, "work"))),
     path("", include((tags_patterns, "tags"))),
+    path("", include((clients_patterns, "clients"))),
     path("f/", include((webform_patterns, "webforms"))),
     path("", include((pipeline_patterns, "pipeline"))),
 ]

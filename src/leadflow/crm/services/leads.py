@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from leadflow.accounts import access as project_access
 from leadflow.accounts.models import Grant
+from leadflow.clients.access import clients_visible_to
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, ErrorCollector, PermissionDenied, ValidationFailed
 from leadflow.crm.access import check_lead_action
@@ -49,6 +50,7 @@ def create_lead(
     source: Source | None = None,
     on_duplicate: intake.OnDuplicate = "reject",
     route: bool = True,
+    client=None,
 ) -> intake.IngestResult:
     """Create a lead by hand. Agents own what they create; managers choose any owner from the
     pool, or leave it to the distribution rules (`route`; unowned in the default pool when no
@@ -56,7 +58,10 @@ def create_lead(
 
     A duplicate raises Conflict(code="duplicate", duplicate_of=id) unless the caller chose
     `merge` (fill the existing lead's blanks; needs the right to change it) or `keep_both`.
-    Timeline: LEAD_CREATED, or DUPLICATE_MERGED on the existing lead.
+    With `client` (a client of the project the caller may see) the lead is an upsell lead of
+    that client: no duplicate check, its keys are held non-canonically.
+    Timeline: LEAD_CREATED, or DUPLICATE_MERGED on the existing lead; CLIENT_LEAD_ADDED on the
+    client of an upsell lead.
     Errors: PermissionDenied (no create_lead, owner without manage_leads), ValidationFailed
     (fields, `not_in_pool`), Conflict (duplicate).
     """
@@ -68,6 +73,11 @@ def create_lead(
         source = Source.objects.get(project=project, name=MANUAL_SOURCE)
     elif source.project_id != project.pk:
         raise ValidationFailed.one("source", "invalid", "That source is not in this project.")
+    if client is not None and (
+        client.project_id != project.pk
+        or not clients_visible_to(actor).filter(pk=client.pk).exists()
+    ):
+        raise ValidationFailed.one("client", "invalid", "No such client in this project.")
     if manages:
         pool = _default_pool(project)
     else:
@@ -78,7 +88,7 @@ def create_lead(
     result = intake.ingest(
         project, data, actor=actor, source=source, pool=pool, owner=owner,
         on_duplicate=on_duplicate, route=manages and owner is None and route,
-        merge_check=lambda lead: check_lead_action(actor, lead, "change"),
+        merge_check=lambda lead: check_lead_action(actor, lead, "change"), client=client,
     )
     if result.lead is None:
         raise Conflict(

@@ -55,9 +55,6 @@ def _validate(project: Project, values: dict[str, Any], errors: ErrorCollector) 
         elif key == "creates":
             if value not in BucketCreates.values:
                 errors.add("creates", "invalid", "creates is 'lead' or 'client'.")
-            elif value == BucketCreates.CLIENT:
-                errors.add("creates", "unsupported",
-                           "Buckets create leads; creating clients comes with conversion.")
             cleaned["creates"] = value
     return cleaned
 

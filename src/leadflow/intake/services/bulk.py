@@ -15,7 +15,13 @@ from leadflow.core.errors import ValidationFailed
 from leadflow.crm.models import Lead, LeadWord
 from leadflow.crm.search import words_of
 from leadflow.intake.keys import derive_keys, scope_for
-from leadflow.intake.models import Bucket, DuplicateKey, Submission, SubmissionAttempt
+from leadflow.intake.models import (
+    Bucket,
+    BucketCreates,
+    DuplicateKey,
+    Submission,
+    SubmissionAttempt,
+)
 from leadflow.intake.models import SubmissionStatus as S
 from leadflow.intake.payload import normalized_values, read_payload
 from leadflow.intake.services.ingest import (
@@ -69,6 +75,13 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
         with transaction.atomic():
             _write(plans, bucket=bucket, project=project, scope=scope, pool=pool, stage=stage,
                    actor=actor, reason=reason, batch_id=batch_id, now=now)
+            if bucket.creates == BucketCreates.CLIENT:
+                from leadflow.clients.services import convert_lead
+
+                for row in rows:
+                    if row.lead is not None:
+                        convert_lead(row.lead, actor=actor,
+                                     reason=f"Bucket {bucket.name} creates clients")
     except KeyRace:
         return False
     return True

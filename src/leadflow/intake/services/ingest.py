@@ -102,6 +102,7 @@ def ingest(
     bucket=None,
     prepared: Prepared | None = None,
     route: bool = False,
+    client=None,
 ) -> IngestResult:
     """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
     the lead it duplicates (`reject`), fill that lead's blanks with the new values (`merge`, after
@@ -111,11 +112,14 @@ def ingest(
     concurrent caller claims one first, the insert fails, the savepoint rolls back and the
     lookup runs again, so one person never becomes two leads.
 
+    With `client` (an upsell lead of an existing client) there is no duplicate check: the new
+    lead links to the client and holds all its keys non-canonically.
+
     With `route` and no `owner`, the router picks the new lead's owner and pool in the creating
     transaction (direct-to-user, then distribution rules).
 
     Timeline: LEAD_CREATED (and LEAD_ROUTED when routed) on the new lead, DUPLICATE_MERGED on a
-    merged-into lead.
+    merged-into lead, CLIENT_LEAD_ADDED on the client of an upsell lead.
     Errors: ValidationFailed (fields), Conflict (no open stage, keys still contended).
     """
     prepared = prepared or prepare(project, data)
@@ -124,7 +128,7 @@ def ingest(
     )
     for _attempt in range(ATTEMPTS):
         with transaction.atomic():
-            matches = _find_matches(scope, keys)
+            matches = _find_matches(scope, keys) if client is None else []
             if matches and on_duplicate != "keep_both":
                 target = Lead.objects.get(pk=matches[0]["lead"])
                 if on_duplicate == "reject":
@@ -140,6 +144,7 @@ def ingest(
                         project, cleaned, data, scope, keys, matches,
                         actor=actor, source=source, pool=pool, owner=owner, stage=stage,
                         reason=reason, batch_id=batch_id, bucket=bucket, route=route,
+                        client=client,
                     )
             except IntegrityError:
                 continue  # a concurrent caller claimed one of the keys first: look again
@@ -256,7 +261,7 @@ def created_after(lead: Lead, *, source, pool, stage, owner, bucket) -> dict:
 
 def _create(
     project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
-    batch_id, bucket, route=False,
+    batch_id, bucket, route=False, client=None,
 ) -> Lead:
     decision = router = None
     if route and owner is None:
@@ -266,6 +271,7 @@ def _create(
         owner, pool = routed_owner(decision, pool, router)
     lead = new_lead(project, cleaned, data, source=source, pool=pool, owner=owner, stage=stage,
                     bucket=bucket, now=timezone.now())
+    lead.client = client
     lead.save(force_insert=True)
     if router is not None:
         router.flush()
@@ -275,7 +281,8 @@ def _create(
     taken = {(m["kind"], m["value"]) for m in matches}
     DuplicateKey.objects.bulk_create(
         [
-            DuplicateKey(scope=scope, kind=k, value=v, lead=lead, canonical=(k, v) not in taken)
+            DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
+                         canonical=client is None and (k, v) not in taken)
             for k, v in keys
         ]
     )
@@ -283,8 +290,14 @@ def _create(
     after = created_after(lead, source=source, pool=pool, stage=stage, owner=owner, bucket=bucket)
     if matches:
         after["kept_beside"] = matches[0]["lead"]
+    if client is not None:
+        after["client"] = client.pk
     events = [{"kind": TimelineKind.LEAD_CREATED, "actor": actor, "lead": lead, "after": after,
                "reason": reason, "batch_id": batch_id}]
+    if client is not None:
+        events.append({"kind": TimelineKind.CLIENT_LEAD_ADDED, "actor": actor, "client": client,
+                       "after": {"lead": lead.pk, "name": lead.name}, "reason": reason,
+                       "batch_id": batch_id})
     if decision is not None and (decision.routed or router.rules()):
         events.append({"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead,
                        "after": decision.explain, "batch_id": batch_id})

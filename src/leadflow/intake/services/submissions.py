@@ -13,7 +13,13 @@ from django.utils import timezone
 from leadflow.accounts import access
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict, PermissionDenied, ValidationFailed
-from leadflow.intake.models import Bucket, Submission, SubmissionAttempt, SubmissionStatus
+from leadflow.intake.models import (
+    Bucket,
+    BucketCreates,
+    Submission,
+    SubmissionAttempt,
+    SubmissionStatus,
+)
 from leadflow.intake.payload import normalized_values, read_payload
 from leadflow.intake.services.bulk import process_batch
 from leadflow.intake.services.ingest import ingest, prepare
@@ -165,6 +171,11 @@ def process_submission(
                 matched, normalized = result.matches, result.cleaned
                 if result.created:
                     status, lead = SubmissionStatus.PROCESSED, result.lead
+                    if bucket.creates == BucketCreates.CLIENT:
+                        from leadflow.clients.services import convert_lead
+
+                        convert_lead(lead, actor=actor, reason=f"Bucket {bucket.name} creates "
+                                     "clients")
                 else:
                     status, duplicate_of = SubmissionStatus.DUPLICATE, result.duplicate_of
         outcome = {

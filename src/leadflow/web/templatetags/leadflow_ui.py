@@ -21,11 +21,14 @@ FIELD_LABELS = {
     "affiliate_id": "affiliate ID",
     "utm": "UTM",
     "email": "e-mail",
+    "client_name": "client name",
+    "existing_client": "into an existing client",
+    "bucket_label": "bucket label",
 }
 # Values naming another lead, shown as "#N"; those naming a lead that still stands are linked
 # (a merged-away lead has no page of its own: its history is read through the survivor).
-LEAD_REFERENCES = {"kept_beside", "merged_into", "merged_lead", "other_lead"}
-LINKED_REFERENCES = {"kept_beside", "merged_into", "other_lead"}
+LEAD_REFERENCES = {"kept_beside", "merged_into", "merged_lead", "other_lead", "lead"}
+LINKED_REFERENCES = {"kept_beside", "merged_into", "other_lead", "lead"}
 # Kinds whose title names the other lead: (title with {link}, the key holding its id).
 TITLED_KINDS = {
     TimelineKind.LEAD_MERGED_INTO: ("Merged into lead {link}", "merged_into"),

@@ -106,7 +106,8 @@ def bucket_edit(request, actor, bucket_id: int):
     bucket = _bucket_for(actor, bucket_id)
     initial = {"name": bucket.name, "label": bucket.label, "source": bucket.source_id,
                "default_manager": bucket.default_manager_id,
-               "affiliate_id": bucket.affiliate_id, "active": bucket.active}
+               "affiliate_id": bucket.affiliate_id, "active": bucket.active,
+               "creates": bucket.creates}
     form = _bucket_form(bucket.project, request.POST if request.method == "POST" else None,
                         initial=initial)
     if form.is_bound and form.is_valid():

@@ -162,6 +162,7 @@ def lead_create(request, actor):
         return render(request, "crm/lead_project_choice.html", {"projects": projects})
     require(actor, Grant.CREATE_LEAD, project.pk)
     manages = has_grant(actor, project.pk, Grant.MANAGE_LEADS)
+    for_client = _upsell_client(actor, (data or request.GET).get("client"), project)
     form = LeadCreateForm(data, project=project, manages=manages)
     duplicate_of = None
     if data is not None and form.is_valid():
@@ -169,7 +170,7 @@ def lead_create(request, actor):
             result = services.create_lead(
                 project, form.lead_input(), actor=actor, owner=form.chosen_owner(),
                 source=form.chosen_source(),
-                on_duplicate=form.cleaned_data["on_duplicate"] or "reject",
+                on_duplicate=form.cleaned_data["on_duplicate"] or "reject", client=for_client,
             )
         except ValidationFailed as exc:
             copy_errors(form, exc)
@@ -189,8 +190,22 @@ def lead_create(request, actor):
                 messages.success(request, "Lead created.")
             return redirect("crm:lead_detail", result.lead.pk)
     context = {"form": form, "project": project, "duplicate_of": duplicate_of,
-               "several_projects": projects_visible_to(actor)[1:2].exists()}
+               "several_projects": projects_visible_to(actor)[1:2].exists(),
+               "for_client": for_client}
     return render(request, "crm/lead_form.html", context)
+
+
+def _upsell_client(actor, raw: str | None, project):
+    """The client a new lead is an upsell of (`?client=` from the client's page), if any."""
+    client_id = _optional_id(raw)
+    if client_id is None:
+        return None
+    from leadflow.clients.access import get_client_for
+
+    client = get_client_for(actor, client_id, "view")
+    if client.project_id != project.pk:
+        raise NotFound("Client not found.")
+    return client
 
 
 @ui_view

@@ -1,0 +1,1 @@
+"""Clients: what won leads become, with their leads as history."""
