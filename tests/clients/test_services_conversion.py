@@ -136,7 +136,7 @@ def test_a_failure_mid_conversion_leaves_no_client_and_the_lead_unconverted():
 def test_lost_and_merged_leads_are_not_converted():
     w = World()
     crm_services.set_stage(w.own_lead, stage_named(w.project, "Lost"), actor=as_actor(w.agent),
-                           lost_reason="Went elsewhere")
+                           lost_reason="Chose a competitor")
     crm_services.merge_leads(w.other_lead, make_lead(w.project), actor=as_actor(w.manager))
 
     with pytest.raises(Conflict) as lost:
