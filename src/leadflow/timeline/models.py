@@ -31,6 +31,7 @@ class TimelineKind(models.TextChoices):
     OFFER_DECLINED = "OFFER_DECLINED", "Offer declined"
     OFFER_LAPSED = "OFFER_LAPSED", "Offer lapsed"
     OFFER_CANCELLED = "OFFER_CANCELLED", "Offer cancelled"
+    LEAD_RETIRED = "LEAD_RETIRED", "Retired"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -1,0 +1,211 @@
+"""Retirement: a neglected lead goes back to its pool, listed under Retired leads, and one
+reassignment gives it a second chance.
+
+A lead is due when it is owned, open, not retired, not merged away and not on offer, and both
+its last meaningful activity (none counts as never) and its assignment are older than the
+system threshold an admin sets (`SystemSettings.retirement_days`). Retiring unassigns it, keeps
+the first owner on record as the original owner and the last one in the LEAD_RETIRED event,
+moves the open-lead counters, and deletes nothing. Assigning the lead again (assign, take
+ownership, an accepted offer) clears the mark."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from leadflow.accounts import services as accounts
+from leadflow.accounts.models import User
+from leadflow.core.actor import Actor
+from leadflow.core.errors import Conflict
+from leadflow.crm.models import Lead
+from leadflow.projects.models import OPEN_STATUSES, SystemSettings
+from leadflow.routing.services import loads
+from leadflow.timeline import services as timeline
+from leadflow.timeline.models import TimelineKind
+
+# Leads retired per transaction: big enough that a backlog of 100,000 leads takes a few
+# seconds, small enough that no lock is held for long.
+CHUNK = 5000
+SYSTEM = Actor.system("job")
+
+
+def retire_lead(lead: Lead, *, actor: Actor, reason: str = "") -> Lead:
+    """Retire one open lead now (a tag rule's "retire" action): retired_at is set, owner and
+    claim are cleared (the first owner stays the original owner), an open offer is cancelled,
+    the owner's open-lead count drops and the owner is told unless they did it. Who may
+    trigger it is the caller's check (a rule a manager configured, the sweep). Already retired,
+    closed or merged away: returned unchanged, nothing recorded. Timeline: LEAD_RETIRED (before:
+    the owner). Errors: Conflict (its ownership changed meanwhile)."""
+    if lead.retired_at is not None or lead.status not in OPEN_STATUSES or lead.merged_into_id:
+        return lead
+    from leadflow.crm.services.ownership import _label, _same_state, close_open_offer
+
+    now = timezone.now()
+    with transaction.atomic():
+        won = Lead.objects.filter(
+            _same_state(lead), retired_at__isnull=True, status__in=OPEN_STATUSES
+        ).update(owner_id=None, claimed_by_id=None, claimed_until=None, offer_until=None,
+                 retired_at=now, updated_at=now,
+                 original_owner_id=lead.original_owner_id or lead.owner_id)
+        if won != 1:
+            current = Lead.objects.filter(pk=lead.pk).first()
+            if current is not None and current.retired_at is not None:
+                return current
+            raise Conflict("The lead changed meanwhile; reload and try again.")
+        if lead.offer_until is not None:
+            close_open_offer(lead, actor=actor, now=now, reason=reason)
+        loads.moved(lead, lead.owner_id, None)
+        before = {"owner": _label(lead.owner_id), "retired": False}
+        if lead.live_claim(now):
+            before["claimed_by"] = _label(lead.claimed_by_id)
+        timeline.record(TimelineKind.LEAD_RETIRED, actor=actor, lead=lead, before=before,
+                        after={"owner": None, "retired": True}, reason=reason, occurred_at=now)
+        if lead.owner_id is not None and lead.owner_id != getattr(actor.user, "pk", None):
+            accounts.notify([lead.owner_id], "lead_retired",
+                            f"Lead {lead.name} was retired and went back to its pool."
+                            + (f" Reason: {reason}" if reason else ""),
+                            project_id=lead.project_id, lead_id=lead.pk)
+    lead.refresh_from_db()
+    return lead
+
+
+def retire_due(now=None) -> int:
+    """Retire every due lead (see the module docstring); returns how many. Run by the sweep.
+
+    Set-based, in chunks of CHUNK leads, each its own short transaction: the due leads are read
+    in the order of the `lead_retirement_due` index (keyset on assigned_at, id, so leads that
+    are not due are passed over once), locked on PostgreSQL (SKIP LOCKED: a concurrent sweep
+    takes other leads), retired by one UPDATE whose WHERE checks again that they are owned and
+    not retired, and only the rows that UPDATE returns get their LEAD_RETIRED event (one
+    insert for the chunk), counter changes and notification (one per previous owner and
+    chunk). A second run, or a concurrent one, finds nothing left to do."""
+    now = now or timezone.now()
+    days = SystemSettings.load().retirement_days
+    cutoff = now - timedelta(days=days)
+    reason = f"No activity and no new assignment for {days} days."
+    batch_id = uuid.uuid4()
+    total = 0
+    after_key = None
+    while True:
+        with transaction.atomic():
+            rows = _due_chunk(cutoff, now, after_key)
+            if not rows:
+                return total
+            after_key = (rows[-1][4], rows[-1][0])
+            retired = _retire_rows(rows, now, cutoff)
+            if retired:
+                _record(retired, now=now, days=days, reason=reason, batch_id=batch_id)
+            total += len(retired)
+
+
+INDEX = "lead_retirement_due"
+
+
+def _column(name: str) -> str:
+    return connection.ops.quote_name(Lead._meta.get_field(name).column)
+
+
+def due_sql(cutoff, now, after_key=None, limit: int = CHUNK) -> tuple[str, list]:
+    """The next `limit` due leads after `after_key` (assigned_at, id) in the order of the
+    `lead_retirement_due` index: (id, project id, name, owner id, assigned_at) each.
+
+    Written by hand because SQLite uses a partial index only when the query repeats its
+    condition word for word, literals included (`status IN ('NOT_CONTACTED', …)`, not bound
+    parameters); the statuses are constants of the code, never input."""
+    quote, col = connection.ops.quote_name, _column
+    adapt = connection.ops.adapt_datetimefield_value
+    statuses = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
+    table = quote(Lead._meta.db_table)
+    # SQLite's planner has no statistics on a fresh database: name the index it must walk.
+    hint = f" INDEXED BY {quote(INDEX)}" if connection.vendor == "sqlite" else ""
+    assigned, activity, offer, pk = (col("assigned_at"), col("last_activity_at"),
+                                     col("offer_until"), quote(Lead._meta.pk.column))
+    sql = (
+        f"SELECT {pk}, {col('project')}, {col('name')}, {col('owner')}, {assigned} "
+        f"FROM {table}{hint} WHERE {col('owner')} IS NOT NULL AND {col('retired_at')} IS NULL "
+        f"AND {col('status')} IN ({statuses}) AND {assigned} < %s "
+        f"AND {col('merged_into')} IS NULL AND ({activity} IS NULL OR {activity} < %s) "
+        f"AND ({offer} IS NULL OR {offer} <= %s)"
+    )
+    params = [adapt(cutoff), adapt(cutoff), adapt(now)]
+    if after_key is not None:
+        # `a >= x AND (a > x OR id > y)`: the leading range lets both engines seek the index.
+        sql += f" AND {assigned} >= %s AND ({assigned} > %s OR {pk} > %s)"
+        params += [after_key[0], after_key[0], after_key[1]]
+    sql += f" ORDER BY {assigned}, {pk} LIMIT %s"
+    params.append(limit)
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    return sql, params
+
+
+def _due_chunk(cutoff, now, after_key) -> list[tuple]:
+    sql, params = due_sql(cutoff, now, after_key, CHUNK)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _retire_rows(rows: list[tuple], now, cutoff) -> list[tuple]:
+    """One conditional UPDATE for the chunk; the rows it changed, as read."""
+    meta = Lead._meta
+    quote, column = connection.ops.quote_name, _column
+    adapt = connection.ops.adapt_datetimefield_value
+    ids = [row[0] for row in rows]
+    owner, retired_at, status = column("owner"), column("retired_at"), column("status")
+    activity = column("last_activity_at")
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {owner} = NULL, {column('claimed_by')} = NULL, "
+        f"{column('claimed_until')} = NULL, {retired_at} = %s, {column('updated_at')} = %s, "
+        f"{column('original_owner')} = COALESCE({column('original_owner')}, {owner}) "
+        f"WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))}) "
+        f"AND {retired_at} IS NULL AND {owner} IS NOT NULL "
+        f"AND {status} IN ({', '.join(['%s'] * len(OPEN_STATUSES))}) "
+        f"AND {column('assigned_at')} < %s AND ({activity} IS NULL OR {activity} < %s) "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    params = [adapt(now), adapt(now), *ids, *[str(s) for s in OPEN_STATUSES], adapt(cutoff),
+              adapt(cutoff)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        changed = {row[0] for row in cursor.fetchall()}
+    return [row for row in rows if row[0] in changed]
+
+
+def _record(rows: list[tuple], *, now, days: int, reason: str, batch_id) -> None:
+    owners = dict(User.objects.filter(pk__in={row[3] for row in rows})
+                  .values_list("pk", "email"))
+    timeline.record_many(
+        {"kind": TimelineKind.LEAD_RETIRED, "actor": SYSTEM, "lead": _Subject(row),
+         "before": {"owner": owners.get(row[3], str(row[3])), "retired": False},
+         "after": {"owner": None, "retired": True}, "reason": reason, "batch_id": batch_id,
+         "occurred_at": now}
+        for row in rows
+    )
+    per_project: dict[int, Counter] = defaultdict(Counter)
+    one_lead = {}
+    for row in rows:
+        per_project[row[1]][row[3]] += 1
+        one_lead[(row[1], row[3])] = row[0]
+    notices = []
+    for project_id, counts in per_project.items():
+        loads.shift(project_id, {owner: -n for owner, n in counts.items()})
+        for owner, n in counts.items():
+            text = (f"{n} of your leads had no activity for {days} days and were retired; "
+                    "they wait in their pools." if n > 1 else
+                    f"A lead of yours had no activity for {days} days and was retired; it "
+                    "waits in its pool.")
+            lead_id = one_lead[(project_id, owner)] if n == 1 else None
+            notices.append((owner, "leads_retired", text, project_id, lead_id))
+    accounts.notify_each(notices)
+
+
+class _Subject:
+    """A lead's id, project and name for timeline.record_many without loading the lead."""
+
+    def __init__(self, row: tuple):
+        self.pk, self.project_id, self.name = row[0], row[1], row[2]
