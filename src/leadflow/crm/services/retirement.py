@@ -177,14 +177,16 @@ def _retire_rows(rows: list[tuple], now, cutoff) -> list[tuple]:
 
 
 def _record(rows: list[tuple], *, now, days: int, reason: str, batch_id) -> None:
-    owners = dict(User.objects.filter(pk__in={row[3] for row in rows})
+    emails = dict(User.objects.filter(pk__in={row[3] for row in rows})
                   .values_list("pk", "email"))
-    timeline.record_many(
-        {"kind": TimelineKind.LEAD_RETIRED, "actor": SYSTEM, "lead": _Subject(row),
-         "before": {"owner": owners.get(row[3], str(row[3])), "retired": False},
-         "after": {"owner": None, "retired": True}, "reason": reason, "batch_id": batch_id,
-         "occurred_at": now}
-        for row in rows
+    # One before dict per owner and one after dict: encoded once for the whole chunk.
+    before = {owner: {"owner": emails.get(owner, str(owner)), "retired": False}
+              for owner in {row[3] for row in rows}}
+    after = {"owner": None, "retired": True}
+    timeline.record_for_leads(
+        TimelineKind.LEAD_RETIRED,
+        ((row[0], row[1], row[2], before[row[3]], after) for row in rows),
+        actor=SYSTEM, reason=reason, batch_id=batch_id, occurred_at=now,
     )
     per_project: dict[int, Counter] = defaultdict(Counter)
     one_lead = {}
@@ -202,10 +204,3 @@ def _record(rows: list[tuple], *, now, days: int, reason: str, batch_id) -> None
             lead_id = one_lead[(project_id, owner)] if n == 1 else None
             notices.append((owner, "leads_retired", text, project_id, lead_id))
     accounts.notify_each(notices)
-
-
-class _Subject:
-    """A lead's id, project and name for timeline.record_many without loading the lead."""
-
-    def __init__(self, row: tuple):
-        self.pk, self.project_id, self.name = row[0], row[1], row[2]
