@@ -194,9 +194,10 @@ def _record(rows: list[tuple], *, now, days: int, reason: str, batch_id) -> None
         per_project[row[1]][row[3]] += 1
         one_lead[(row[1], row[3])] = row[0]
     notices = []
-    for project_id, counts in per_project.items():
-        loads.shift(project_id, {owner: -n for owner, n in counts.items()})
-        for owner, n in counts.items():
+    # Counters in one order (project, user), so two sweeps never wait on each other in a cycle.
+    for project_id, counts in sorted(per_project.items()):
+        loads.shift(project_id, {owner: -n for owner, n in sorted(counts.items())})
+        for owner, n in sorted(counts.items()):
             text = (f"{n} of your leads had no activity for {days} days and were retired; "
                     "they wait in their pools." if n > 1 else
                     f"A lead of yours had no activity for {days} days and was retired; it "
