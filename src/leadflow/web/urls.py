@@ -11,6 +11,7 @@ from leadflow.web.views import (
     duplicates,
     leads,
     ownership,
+    retirement,
     routing_config,
     webforms,
     work,
@@ -74,6 +75,10 @@ webform_patterns = [
          name="thanks"),
 ]
 
+retirement_patterns = [
+    path("retired-leads/", retirement.retired_list, name="retired_list"),
+]
+
 config_patterns = [
     path("", config.index, name="index"),
     path("projects/", config.project_list, name="project_list"),
@@ -123,4 +128,5 @@ urlpatterns = [
     path("", include((intake_patterns, "intake"))),
     path("", include((work_patterns, "work"))),
     path("f/", include((webform_patterns, "webforms"))),
+    path("", include((retirement_patterns, "retirement"))),
 ]

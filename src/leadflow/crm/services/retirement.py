@@ -205,3 +205,42 @@ def _record(rows: list[tuple], *, now, days: int, reason: str, batch_id) -> None
             lead_id = one_lead[(project_id, owner)] if n == 1 else None
             notices.append((owner, "leads_retired", text, project_id, lead_id))
     accounts.notify_each(notices)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def retired_leads_visible_to(actor: Actor, filters, *, had_it: User | None = None):
+    """Retired leads of the projects `actor` manages (all for admins), narrowed by the lead
+    filters and, with `had_it`, to those that user owned when they retired. Managers and
+    admins only. Errors: PermissionDenied."""
+    from django.db.models import Exists, OuterRef
+
+    from leadflow.accounts.access import can_configure, managed_by
+    from leadflow.core.errors import PermissionDenied
+    from leadflow.crm.access import leads_visible_to
+    from leadflow.crm.filters import apply_lead_filters
+    from leadflow.timeline.models import TimelineEvent
+
+    if actor.user is None or not can_configure(actor.user):
+        raise PermissionDenied("Only managers and admins see retired leads.")
+    filters.retired = True
+    qs = managed_by(actor, apply_lead_filters(leads_visible_to(actor), filters))
+    if had_it is not None:
+        qs = qs.filter(Exists(TimelineEvent.objects.filter(
+            lead_id=OuterRef("pk"), kind=TimelineKind.LEAD_RETIRED,
+            occurred_at=OuterRef("retired_at"), before__owner=had_it.email)))
+    return qs
+
+
+def last_owners(lead_ids) -> dict[int, str]:
+    """Who owned each lead when it last retired (e-mail), from its LEAD_RETIRED events."""
+    from leadflow.timeline.models import TimelineEvent
+
+    owners: dict[int, str] = {}
+    events = (TimelineEvent.objects.filter(lead_id__in=list(lead_ids),
+                                           kind=TimelineKind.LEAD_RETIRED)
+              .order_by("lead_id", "occurred_at", "id").values_list("lead_id", "before"))
+    for lead_id, before in events:
+        owners[lead_id] = (before or {}).get("owner") or ""
+    return owners
