@@ -130,3 +130,15 @@ def test_an_agent_cannot_reassign_a_retired_lead_from_the_screen(client):
 
     assert response.status_code in (403, 404)
     assert (lead_snapshot(lead.pk), event_count()) == (before, events)
+
+
+def test_the_lead_page_says_the_lead_is_retired_until_it_is_reassigned(client):
+    w = World()
+    lead = retired(w, w.agent)
+    c = _as(client, w.manager)
+
+    assert "second chance" in c.get(reverse("crm:lead_detail", args=[lead.pk])).content.decode()
+    c.post(reverse("crm:lead_assign", args=[lead.pk]),
+           {"pool": default_pool(w.project).pk, "owner": w.agent.pk})
+    assert "second chance" not in c.get(
+        reverse("crm:lead_detail", args=[lead.pk])).content.decode()
