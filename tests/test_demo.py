@@ -26,15 +26,15 @@ def test_demo_seeds_a_worked_project_once():
     assert project.memberships.filter(role="agent").count() == 3
     leads = Lead.objects.filter(project=project)
     # 40 worked over past weeks, 6 from the landing page bucket, 5 waiting in the pool
-    assert leads.count() == 40 + 6 + 5
-    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED).count() == 40 + 6 + 5
+    assert leads.count() == 40 + 6 + 5 + 3
+    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED).count() == 40 + 6 + 5 + 3
     # history is spread over past weeks, not stamped all at once
     created = sorted(leads.values_list("created_at", flat=True))
     assert (created[-1] - created[0]).days >= 7
     assert TimelineEvent.objects.filter(kind=TimelineKind.STAGE_CHANGED).exists()
 
     assert seed_demo(leads=40) == "Demo project exists already."
-    assert Lead.objects.filter(project=project).count() == 40 + 6 + 5
+    assert Lead.objects.filter(project=project).count() == 40 + 6 + 5 + 3
 
 
 def test_demo_if_empty_leaves_a_used_database_alone():
@@ -97,10 +97,12 @@ def test_demo_has_an_office_a_group_a_vip_pool_claims_an_offer_and_notifications
     assert list(offer.recipients.order_by("position").values_list("user_id", flat=True)) == [
         a1.pk, a2.pk, a3.pk]
     notes = sorted(Notification.objects.values_list("user__email", "kind"))
-    # two routed landing-page leads each, one assignment, and the offer's three recipients
+    # two routed landing-page leads each, one assignment, the offer's three recipients, and
+    # the owners of the three retired leads
     assert notes == sorted(
         [(f"agent{i}@example.com", "lead_assigned") for i in (1, 1, 1, 2, 2, 3, 3)]
-        + [(f"agent{i}@example.com", "offer") for i in (1, 2, 3)])
+        + [(f"agent{i}@example.com", "offer") for i in (1, 2, 3)]
+        + [(f"agent{i}@example.com", "lead_retired") for i in (1, 2, 3)])
     assigned = Lead.objects.get(project=project, name="John von Neumann")
     assert assigned.owner_id == a1.pk
     waiting = Lead.objects.get(project=project, name="Barbara Liskov")
@@ -129,7 +131,7 @@ def test_a_demo_seeded_before_routing_gets_routing_once():
     assert added == "Demo project exists already; routing demo added."
     assert again == "Demo project exists already."
     assert DistributionRule.objects.count() == 1
-    assert Lead.objects.filter(project__slug="demo").count() == 10 + 6 + 5
+    assert Lead.objects.filter(project__slug="demo").count() == 10 + 6 + 5 + 3
 
 
 def test_demo_command_if_empty_seeds_an_empty_database_then_leaves_it(capsys):
@@ -143,3 +145,15 @@ def test_demo_command_if_empty_seeds_an_empty_database_then_leaves_it(capsys):
     assert first_out.startswith("Demo project 'demo' seeded with 10 leads and routing.")
     assert second_out == "Database already has users; demo not seeded.\n"
     assert _routing_rows() == counts
+
+
+def test_demo_has_leads_retired_after_weeks_without_activity():
+    seed_demo(leads=5)
+
+    retired = Lead.objects.filter(retired_at__isnull=False).order_by("pk")
+    assert [(lead.name, lead.owner_id) for lead in retired] == [
+        ("Ida Rhodes", None), ("Kurt Gödel", None), ("Lise Meitner", None)]
+    agents = list(User.objects.filter(email__startswith="agent").order_by("email"))
+    assert [lead.original_owner_id for lead in retired] == [a.pk for a in agents]
+    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_RETIRED).count() == 3
+    assert seed_demo(leads=5) == "Demo project exists already."

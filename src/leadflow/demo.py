@@ -23,7 +23,7 @@ from leadflow.crm import services as crm
 from leadflow.crm.contact import LeadInput
 from leadflow.intake.services import buckets, submissions
 from leadflow.projects import services as projects
-from leadflow.projects.models import Pool, Project, Source, Stage, Status
+from leadflow.projects.models import Pool, Project, Source, Stage, Status, SystemSettings
 from leadflow.routing.models import DistributionRule
 from leadflow.routing.services import config as routing
 
@@ -79,6 +79,12 @@ WAITING = [
     ("Barbara Liskov", "barbara.liskov@example.com", "+19195550194", "Substitution Inc"),
 ]
 OFFER_MINUTES = 240
+# Leads their agents let sit: assigned weeks ago, never worked, retired back to the pool.
+RETIRED = [
+    ("Ida Rhodes", "ida.rhodes@example.com", "+12135550163", "Census Analytics", 0, 48),
+    ("Kurt Gödel", "kurt.godel@example.com", "+14045550185", "Incompleteness Ltd", 1, 41),
+    ("Lise Meitner", "lise.meitner@example.com", "+15125550127", "Fission Partners", 2, 37),
+]
 
 
 @contextmanager
@@ -103,8 +109,11 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
     existing = Project.objects.filter(slug=DEMO_SLUG).first()
     if existing is not None:
         # A demo seeded before routing came gets the routing part once.
-        if _seed_routing(existing):
-            return "Demo project exists already; routing demo added."
+        added = [part for part, seeded in (("routing", _seed_routing(existing)),
+                                           ("retirement", _seed_retirement(existing)))
+                 if seeded]
+        if added:
+            return f"Demo project exists already; {' and '.join(added)} demo added."
         return "Demo project exists already."
     system = Actor(None, "cli")
     rng = random.Random(seed)
@@ -124,6 +133,7 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
                              members=[agents[1].pk, agents[2].pk])
     created = _seed_leads(project, manager, agents, leads, rng)
     _seed_routing(project)
+    _seed_retirement(project)
     return (f"Demo project '{project.slug}' seeded with {created} leads and routing. "
             f"Log in as {ADMIN[0]}, {MANAGER[0]} or agent1@example.com, password {DEMO_PASSWORD}.")
 
@@ -207,4 +217,32 @@ def _seed_routing(project: Project) -> bool:
         crm.assign(waiting[3], actor=boss, owner=agents[0],
                    note="Met him at the trade show: warm lead.")
         # waiting[4] stays in the pool for "give me the next lead".
+    return True
+
+
+def _seed_retirement(project: Project) -> bool:
+    """A few leads retired after weeks without activity, once: returns whether it seeded any.
+    The demo's agents must be there; otherwise nothing is done."""
+    from leadflow.crm.models import Lead
+    from leadflow.crm.services.retirement import retire_lead
+
+    if Lead.objects.filter(project=project, email=RETIRED[0][1]).exists():
+        return False
+    agents = [User.objects.filter(email=email).first() for email, _name in AGENTS]
+    settings = SystemSettings.load()
+    if None in agents:
+        return False
+    linkedin = Source.objects.get(project=project, name="LinkedIn")
+    now = timezone.now()
+    with transaction.atomic():
+        for name, email, phone, company, agent, days in RETIRED:
+            data = LeadInput(name=name, email=email, phones=[phone], company=company,
+                             country="US", language="en")
+            with _clock_at(now - timedelta(days=days)):
+                lead = crm.create_lead(project, data, actor=Actor(agents[agent], "ui"),
+                                       source=linkedin, owner=agents[agent]).lead
+            with _clock_at(now - timedelta(days=max(days - settings.retirement_days, 1))):
+                retire_lead(lead, actor=Actor.system("job"),
+                            reason=f"No activity and no new assignment for "
+                                   f"{settings.retirement_days} days.")
     return True
