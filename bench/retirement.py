@@ -184,6 +184,9 @@ def set_scene(args) -> int:
         from leadflow.core.db import optimize_database
 
         optimize_database()
+        with connection.cursor() as cursor:
+            # The scene's writes leave the WAL full; the timed run should not pay for them.
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     recount()
     return wanted
 
