@@ -81,8 +81,8 @@ def retire_due(now=None) -> int:
     in the order of the `lead_retirement_due` index (keyset on assigned_at, id, so leads that
     are not due are passed over once), locked on PostgreSQL (SKIP LOCKED: a concurrent sweep
     takes other leads), retired by one UPDATE whose WHERE checks again that they are owned and
-    not retired, and only the rows that UPDATE returns get their LEAD_RETIRED event (one
-    insert for the chunk), counter changes and notification (one per previous owner and
+    not retired, and only the rows that UPDATE returns get their LEAD_RETIRED event (multi-row
+    inserts), counter changes and notification (one per previous owner and
     chunk). A second run, or a concurrent one, finds nothing left to do."""
     now = now or timezone.now()
     days = SystemSettings.load().retirement_days
