@@ -12,7 +12,8 @@ BENCH_INTAKE_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_intake
 BENCH_INTAKE_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
-.PHONY: run test test-sqlite test-postgres lint bench bench-intake bench-routing install clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-intake bench-routing bench-retirement \
+	install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +56,17 @@ BENCH_ROUTING_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_routing
 bench-routing: $(BIN)/.installed
 	$(BIN)/python bench/routing.py --database sqlite
 	$(BIN)/python bench/routing.py --database postgres --url $(BENCH_ROUTING_PG_URL)
+
+# The retirement benchmark keeps its loaded leads in <name>_base and copies them into this
+# database for each run; its name must start with bench_.
+BENCH_RETIREMENT_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_retirement
+BENCH_RETIREMENT_ARGS ?=
+
+bench-retirement: $(BIN)/.installed
+	$(BIN)/python bench/retirement.py --database sqlite --leads $(BENCH_LEADS) \
+		$(BENCH_RETIREMENT_ARGS)
+	$(BIN)/python bench/retirement.py --database postgres --url $(BENCH_RETIREMENT_PG_URL) \
+		--leads $(BENCH_LEADS) $(BENCH_RETIREMENT_ARGS)
 
 clean:
 	rm -rf $(VENV) var

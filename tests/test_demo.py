@@ -26,16 +26,18 @@ def test_demo_seeds_a_worked_project_once():
     assert project.memberships.filter(role="agent").count() == 3
     leads = Lead.objects.filter(project=project)
     # 40 worked over past weeks, 6 from the landing page bucket, 5 waiting in the pool, an
-    # upsell lead and a partner bucket's client
-    assert leads.count() == 40 + 6 + 5 + 2
-    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED).count() == 40 + 6 + 5 + 2
+    # upsell lead, a partner bucket's client and
+    # three leads retired
+    assert leads.count() == 40 + 6 + 5 + 2 + 3
+    created_events = TimelineEvent.objects.filter(kind=TimelineKind.LEAD_CREATED)
+    assert created_events.count() == 40 + 6 + 5 + 2 + 3
     # history is spread over past weeks, not stamped all at once
     created = sorted(leads.values_list("created_at", flat=True))
     assert (created[-1] - created[0]).days >= 7
     assert TimelineEvent.objects.filter(kind=TimelineKind.STAGE_CHANGED).exists()
 
     assert seed_demo(leads=40) == "Demo project exists already."
-    assert Lead.objects.filter(project=project).count() == 40 + 6 + 5 + 2
+    assert Lead.objects.filter(project=project).count() == 40 + 6 + 5 + 2 + 3
 
 
 def test_demo_if_empty_leaves_a_used_database_alone():
@@ -134,7 +136,7 @@ def test_a_demo_seeded_before_routing_gets_routing_once():
     assert added == "Demo project exists already; routing and clients demo added."
     assert again == "Demo project exists already."
     assert DistributionRule.objects.count() == 1
-    assert Lead.objects.filter(project__slug="demo").count() == 10 + 6 + 5 + 2
+    assert Lead.objects.filter(project__slug="demo").count() == 10 + 6 + 5 + 2 + 3
 
 
 def test_demo_command_if_empty_seeds_an_empty_database_then_leaves_it(capsys):
@@ -201,3 +203,18 @@ def test_demo_has_converted_clients_an_upsell_lead_and_a_client_bucket():
     assert TimelineEvent.objects.filter(kind=TimelineKind.CLIENT_CREATED).count() == 3
     assert TimelineEvent.objects.filter(kind=TimelineKind.CLIENT_LEAD_ADDED,
                                         client_id=first.pk).count() == 1
+
+
+# --- retirement in the demo ----------------------------------------------------------------------
+
+
+def test_demo_has_leads_retired_after_weeks_without_activity():
+    seed_demo(leads=5)
+
+    retired = Lead.objects.filter(retired_at__isnull=False).order_by("pk")
+    assert [(lead.name, lead.owner_id) for lead in retired] == [
+        ("Ida Rhodes", None), ("Kurt Gödel", None), ("Lise Meitner", None)]
+    agents = list(User.objects.filter(email__startswith="agent").order_by("email"))
+    assert [lead.original_owner_id for lead in retired] == [a.pk for a in agents]
+    assert TimelineEvent.objects.filter(kind=TimelineKind.LEAD_RETIRED).count() == 3
+    assert seed_demo(leads=5) == "Demo project exists already."

@@ -29,7 +29,15 @@ from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import Lead
 from leadflow.intake.services import buckets, submissions
 from leadflow.projects import services as projects
-from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, Status
+from leadflow.projects.models import (
+    OPEN_STATUSES,
+    Pool,
+    Project,
+    Source,
+    Stage,
+    Status,
+    SystemSettings,
+)
 from leadflow.routing.models import DistributionRule
 from leadflow.routing.services import config as routing
 
@@ -92,6 +100,12 @@ PARTNER_BUCKET = "Partner Referrals"
 PARTNER_CLIENTS = [
     ("Dorothy Vaughan", "dorothy.vaughan@example.com", "+17575550134", "Langley Computing"),
 ]
+# Leads their agents let sit: assigned weeks ago, never worked, retired back to the pool.
+RETIRED = [
+    ("Ida Rhodes", "ida.rhodes@example.com", "+12135550163", "Census Analytics", 0, 48),
+    ("Kurt Gödel", "kurt.godel@example.com", "+14045550185", "Incompleteness Ltd", 1, 41),
+    ("Lise Meitner", "lise.meitner@example.com", "+15125550127", "Fission Partners", 2, 37),
+]
 
 
 @contextmanager
@@ -115,14 +129,16 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
         return "Database already has users; demo not seeded."
     existing = Project.objects.filter(slug=DEMO_SLUG).first()
     if existing is not None:
-        # A demo seeded before routing, activities, tags or clients came gets those parts once.
+        # A demo seeded before some parts came gets those parts once.
         added = [part for part, done in (("routing", _seed_routing(existing)),
                                          ("activities", _seed_work(existing, random.Random(seed))),
                                          ("tags", _seed_tags(existing)),
-                                         ("clients", _seed_clients(existing)))
+                                         ("clients", _seed_clients(existing)),
+                                         ("retirement", _seed_retirement(existing)))
                  if done]
         if added:
-            return f"Demo project exists already; {' and '.join(added)} demo added."
+            parts = " and ".join(filter(None, [", ".join(added[:-1]), added[-1]]))
+            return f"Demo project exists already; {parts} demo added."
         return "Demo project exists already."
     system = Actor(None, "cli")
     rng = random.Random(seed)
@@ -145,6 +161,7 @@ def seed_demo(*, leads: int = 300, only_if_empty: bool = False, seed: int = 7) -
     _seed_routing(project)
     _seed_tags(project)
     _seed_clients(project)
+    _seed_retirement(project)
     return (f"Demo project '{project.slug}' seeded with {created} leads and routing. "
             f"Log in as {ADMIN[0]}, {MANAGER[0]} or agent1@example.com, password {DEMO_PASSWORD}.")
 
@@ -370,4 +387,32 @@ def _seed_clients(project: Project) -> bool:
             submissions.submit(bucket, {"name": name, "email": email, "phone": phone,
                                         "company": company, "country": "US"},
                                channel="api", idempotency_key=f"demo-partner-{email}")
+    return True
+
+
+def _seed_retirement(project: Project) -> bool:
+    """A few leads retired after weeks without activity, once: returns whether it seeded any.
+    The demo's agents must be there; otherwise nothing is done."""
+    from leadflow.crm.models import Lead
+    from leadflow.crm.services.retirement import retire_lead
+
+    if Lead.objects.filter(project=project, email=RETIRED[0][1]).exists():
+        return False
+    agents = [User.objects.filter(email=email).first() for email, _name in AGENTS]
+    settings = SystemSettings.load()
+    if None in agents:
+        return False
+    linkedin = Source.objects.get(project=project, name="LinkedIn")
+    now = timezone.now()
+    with transaction.atomic():
+        for name, email, phone, company, agent, days in RETIRED:
+            data = LeadInput(name=name, email=email, phones=[phone], company=company,
+                             country="US", language="en")
+            with _clock_at(now - timedelta(days=days)):
+                lead = crm.create_lead(project, data, actor=Actor(agents[agent], "ui"),
+                                       source=linkedin, owner=agents[agent]).lead
+            with _clock_at(now - timedelta(days=max(days - settings.retirement_days, 1))):
+                retire_lead(lead, actor=Actor.system("job"),
+                            reason=f"No activity and no new assignment for "
+                                   f"{settings.retirement_days} days.")
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 def run_sweeps() -> dict[str, int]:
     from leadflow.core.db import optimize_database
+    from leadflow.crm.services.retirement import retire_due
     from leadflow.intake.services.duplicates import sweep_unchecked_leads
     from leadflow.intake.services.submissions import sweep_new_submissions
     from leadflow.intake.services.webforms import forget_old_counters
@@ -19,6 +20,7 @@ def run_sweeps() -> dict[str, int]:
         "rate_counters_forgotten": forget_old_counters(),
         "claims_lapsed": lapse_claims(),
         "offers_lapsed": lapse_offers(),
+        "leads_retired": retire_due(),
         "jobs_resumed": resume_stalled_jobs(),
     }
 

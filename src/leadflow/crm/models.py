@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
-from leadflow.projects.models import Status
+from leadflow.projects.models import OPEN_STATUSES, Status
 
 MAX_PHONES = 5
 
@@ -161,6 +161,13 @@ class Lead(models.Model):
                          name="lead_claim_until"),
             models.Index(fields=["next_call_at", "id"], name="lead_next_call"),
             models.Index(fields=["last_activity_at", "id"], name="lead_last_activity"),
+            # The sweep's walk over retirement candidates (crm.services.retirement.due_q).
+            models.Index(
+                fields=["assigned_at", "id"],
+                condition=Q(owner__isnull=False, retired_at__isnull=True,
+                            status__in=[s.value for s in OPEN_STATUSES]),
+                name="lead_retirement_due",
+            ),
             models.Index(fields=["name", "id"], name="lead_name"),
             models.Index(fields=["id"], condition=Q(duplicates_checked_at__isnull=True),
                          name="lead_duplicates_unchecked"),

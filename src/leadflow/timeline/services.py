@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -67,6 +67,66 @@ def record_many(events: Iterable[dict[str, Any]]) -> list[TimelineEvent]:
     rows = [_event(e.pop("kind"), **e) for e in (dict(e) for e in events)]
     insert_rows(TimelineEvent, rows)
     return rows
+
+
+INSERT_ROWS = 500
+
+
+def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
+                     reason: str = "", batch_id: uuid.UUID | None = None,
+                     occurred_at=None) -> int:
+    """Write one event of `kind` per lead, for set-based sweeps over many thousands of leads:
+    `rows` are (lead id, project id, subject label, before, after). A before/after dict shared
+    by several rows (the same object) is encoded once, and rows go in as multi-row INSERTs, so
+    a hundred thousand events take a second, not a minute. Returns how many were written."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("timeline.record_for_leads() must be called inside a transaction")
+    meta = TimelineEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    user = actor.user
+    common = {
+        "occurred_at": occurred_at or timezone.now(), "kind": kind,
+        "actor_id": user.pk if user is not None else None,
+        "actor_label": user.email if user is not None else "system", "channel": actor.channel,
+        "client_id": None, "reason": reason or "", "batch_id": batch_id, "scrubbed": False,
+    }
+    prepared = {f.attname: f.get_db_prep_save(common[f.attname], connection)
+                for f in fields if f.attname in common}
+    json_field = meta.get_field("before")
+    encoded: dict[int, Any] = {}
+
+    def encode(value):
+        if not value:
+            return None
+        key = id(value)
+        if key not in encoded:
+            encoded[key] = json_field.get_db_prep_save(value, connection)
+        return encoded[key]
+
+    order = [f.attname for f in fields]
+    quote = connection.ops.quote_name
+    head = (f"INSERT INTO {quote(meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)}) VALUES ")
+    one = f"({', '.join(['%s'] * len(fields))})"
+    written = 0
+    batch: list = []
+
+    def flush() -> None:
+        if batch:
+            with connection.cursor() as cursor:
+                cursor.execute(head + ", ".join([one] * (len(batch) // len(fields))), batch)
+            batch.clear()
+
+    for lead_id, project_id, label, before, after in rows:
+        values = {**prepared, "project_id": project_id, "lead_id": lead_id,
+                  "subject_label": (label or "")[:200], "before": encode(before),
+                  "after": encode(after)}
+        batch.extend(values[name] for name in order)
+        written += 1
+        if written % INSERT_ROWS == 0:
+            flush()
+    flush()
+    return written
 
 
 def _scrub_values(values: dict | None) -> dict | None:

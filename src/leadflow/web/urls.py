@@ -15,6 +15,7 @@ from leadflow.web.views import (
     leads,
     ownership,
     pipeline,
+    retirement,
     routing_config,
     tags,
     webforms,
@@ -84,6 +85,10 @@ webform_patterns = [
     path("<slug:project_slug>/<int:source_id>/", webforms.public_form, name="form"),
     path("<slug:project_slug>/<int:source_id>/thanks/", webforms.public_form_thanks,
          name="thanks"),
+]
+
+retirement_patterns = [
+    path("retired-leads/", retirement.retired_list, name="retired_list"),
 ]
 
 config_patterns = [
@@ -164,4 +169,5 @@ urlpatterns = [
     path("", include((clients_patterns, "clients"))),
     path("f/", include((webform_patterns, "webforms"))),
     path("", include((pipeline_patterns, "pipeline"))),
+    path("", include((retirement_patterns, "retirement"))),
 ]

@@ -185,11 +185,12 @@ def accept_offer(offer: Offer, *, actor: Actor) -> Lead:
             original_owner_id=lead.original_owner_id or recipient.user_id, updated_at=now,
         )
         loads.moved(lead, previous, recipient.user_id)
-        timeline.record(
-            TimelineKind.OFFER_ACCEPTED, actor=actor, lead=lead,
-            before={"owner": lead.owner.email if previous else None},
-            after={"owner": actor.user.email, "offer": offer.pk},
-        )
+        before = {"owner": lead.owner.email if previous else None}
+        after = {"owner": actor.user.email, "offer": offer.pk}
+        if lead.retired_at is not None:
+            before["retired"], after["retired"] = True, False
+        timeline.record(TimelineKind.OFFER_ACCEPTED, actor=actor, lead=lead, before=before,
+                        after=after)
         notice = f"{actor.user.email} accepted lead {lead.name}."
         accounts.notify([offer.created_by_id], "offer_accepted", notice,
                         project_id=lead.project_id, lead_id=lead.pk, offer_id=offer.pk)

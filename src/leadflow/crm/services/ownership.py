@@ -108,6 +108,8 @@ def _change_owner(lead: Lead, *, owner_id, pool_id, actor: Actor, now, kind: Tim
             after["pool"] = Pool.objects.only("name").get(pk=pool_id).name
         if lead.claimed_by_id is not None and lead.live_claim(now):
             before["claimed_by"] = _label(lead.claimed_by_id)
+        if lead.retired_at is not None and "retired_at" in values:
+            before["retired"], after["retired"] = True, False
         timeline.record(kind, actor=actor, lead=lead, before=before,
                         after={**after, **(extra or {})}, reason=reason)
         if owner_id is not None and owner_id != lead.owner_id and owner_id != getattr(
@@ -223,8 +225,11 @@ def take_ownership(lead: Lead, *, actor: Actor) -> Lead:
         if won != 1:
             raise Conflict("Only the holder of a live claim may take ownership.", code="no_claim")
         loads.moved(lead, None, user.pk)
+        before, after = {"owner": None}, {"owner": user.email}
+        if lead.retired_at is not None:
+            before["retired"], after["retired"] = True, False
         timeline.record(TimelineKind.OWNERSHIP_TAKEN, actor=actor, lead=lead,
-                        before={"owner": None}, after={"owner": user.email})
+                        before=before, after=after)
     lead.refresh_from_db()
     return lead
 

@@ -1,47 +1,275 @@
-"""Retiring a lead: its owner lets it go, and it waits under Retired leads for a manager to
-reassign it. Nothing is deleted."""
+"""Retirement: a neglected lead goes back to its pool, listed under Retired leads, and one
+reassignment gives it a second chance.
+
+A lead is due when it is owned, open, not retired, not merged away and not on offer, and both
+its last meaningful activity (none counts as never) and its assignment are older than the
+system threshold an admin sets (`SystemSettings.retirement_days`). Retiring unassigns it, keeps
+the first owner on record as the original owner and the last one in the LEAD_RETIRED event,
+moves the open-lead counters, and deletes nothing. Assigning the lead again (assign, take
+ownership, an accepted offer) clears the mark."""
 
 from __future__ import annotations
 
-from django.db import transaction
+import uuid
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.db import connection, transaction
 from django.utils import timezone
 
+from leadflow.accounts import services as accounts
+from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict
-from leadflow.crm.access import check_lead_action
 from leadflow.crm.models import Lead
-from leadflow.crm.services.ownership import _label, _same_state, close_open_offer
-from leadflow.projects.models import OPEN_STATUSES
+from leadflow.projects.models import OPEN_STATUSES, SystemSettings
 from leadflow.routing.services import loads
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
+# Leads retired per transaction: big enough that a backlog of 100,000 leads takes a few
+# seconds, small enough that no lock is held for long.
+CHUNK = 5000
+SYSTEM = Actor.system("job")
+
 
 def retire_lead(lead: Lead, *, actor: Actor, reason: str = "") -> Lead:
-    """Retire an open lead (managers and the system): `retired_at` is set, the owner and any
-    claim are cleared (the first owner stays the original owner) and the owner's open-lead
-    count drops. An already retired lead, or one no longer open, is returned unchanged with
-    nothing recorded. Timeline: LEAD_RETIRED with the reason.
-    Errors: PermissionDenied, Conflict (ownership changed meanwhile)."""
-    check_lead_action(actor, lead, "manage")
-    if lead.retired_at is not None or lead.status not in OPEN_STATUSES:
+    """Retire one open lead now (a tag rule's "retire" action): retired_at is set, owner and
+    claim are cleared (the first owner stays the original owner), an open offer is cancelled,
+    the owner's open-lead count drops and the owner is told unless they did it. Who may
+    trigger it is the caller's check (a rule a manager configured, the sweep). Already retired,
+    closed or merged away: returned unchanged, nothing recorded. Timeline: LEAD_RETIRED (before:
+    the owner). Errors: Conflict (its ownership changed meanwhile)."""
+    if lead.retired_at is not None or lead.status not in OPEN_STATUSES or lead.merged_into_id:
         return lead
+    from leadflow.crm.services.ownership import _label, _same_state, close_open_offer
+
     now = timezone.now()
     with transaction.atomic():
-        won = Lead.objects.filter(_same_state(lead), retired_at__isnull=True).update(
-            retired_at=now, owner_id=None, claimed_by_id=None, claimed_until=None,
-            offer_until=None, original_owner_id=lead.original_owner_id or lead.owner_id,
-            updated_at=now,
-        )
+        won = Lead.objects.filter(
+            _same_state(lead), retired_at__isnull=True, status__in=OPEN_STATUSES
+        ).update(owner_id=None, claimed_by_id=None, claimed_until=None, offer_until=None,
+                 retired_at=now, updated_at=now,
+                 original_owner_id=lead.original_owner_id or lead.owner_id)
         if won != 1:
+            current = Lead.objects.filter(pk=lead.pk).first()
+            if current is not None and current.retired_at is not None:
+                return current
             raise Conflict("The lead changed meanwhile; reload and try again.")
         if lead.offer_until is not None:
-            close_open_offer(lead, actor=actor, now=now)
+            close_open_offer(lead, actor=actor, now=now, reason=reason)
         loads.moved(lead, lead.owner_id, None)
-        before = {"owner": _label(lead.owner_id)} if lead.owner_id is not None else {}
-        if lead.claimed_by_id is not None and lead.live_claim(now):
+        before = {"owner": _label(lead.owner_id), "retired": False}
+        if lead.live_claim(now):
             before["claimed_by"] = _label(lead.claimed_by_id)
         timeline.record(TimelineKind.LEAD_RETIRED, actor=actor, lead=lead, before=before,
-                        after={"retired": True}, reason=reason)
+                        after={"owner": None, "retired": True}, reason=reason, occurred_at=now)
+        if lead.owner_id is not None and lead.owner_id != getattr(actor.user, "pk", None):
+            accounts.notify([lead.owner_id], "lead_retired",
+                            f"Lead {lead.name} was retired and went back to its pool."
+                            + (f" Reason: {reason}" if reason else ""),
+                            project_id=lead.project_id, lead_id=lead.pk)
     lead.refresh_from_db()
     return lead
+
+
+def retire_due(now=None) -> int:
+    """Retire every due lead (see the module docstring); returns how many. Run by the sweep.
+
+    Set-based, in chunks of CHUNK leads, each its own short transaction: the due leads are read
+    in the order of the `lead_retirement_due` index (keyset on assigned_at, id, so leads that
+    are not due are passed over once), locked on PostgreSQL (SKIP LOCKED: a concurrent sweep
+    takes other leads), retired by one UPDATE whose WHERE checks again that they are owned and
+    not retired, and only the rows that UPDATE returns get their LEAD_RETIRED event (multi-row
+    inserts), counter changes and notification (one per previous owner and
+    chunk). A second run, or a concurrent one, finds nothing left to do."""
+    now = now or timezone.now()
+    days = SystemSettings.load().retirement_days
+    cutoff = now - timedelta(days=days)
+    reason = f"No activity and no new assignment for {days} days."
+    batch_id = uuid.uuid4()
+    total = 0
+    after_key = None
+    with _sqlite_cache():
+        while True:
+            with transaction.atomic():
+                rows = _due_chunk(cutoff, now, after_key)
+                if not rows:
+                    return total
+                after_key = (rows[-1][4], rows[-1][0])
+                retired = _retire_rows(rows, now, cutoff)
+                if retired:
+                    _record(retired, now=now, days=days, reason=reason, batch_id=batch_id)
+                total += len(retired)
+
+
+SWEEP_CACHE_KIB = 131072
+
+
+@contextmanager
+def _sqlite_cache():
+    """On SQLite, a page cache big enough for a chunk's dirty pages while the sweep runs: with
+    the default 2 MB, SQLite spills them to the WAL mid-transaction and writes them again at
+    commit, which halves the speed of retiring a large backlog. Restored afterwards."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        previous = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA cache_size = -{SWEEP_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {previous}")
+
+
+INDEX = "lead_retirement_due"
+
+
+def _column(name: str) -> str:
+    return connection.ops.quote_name(Lead._meta.get_field(name).column)
+
+
+def due_sql(cutoff, now, after_key=None, limit: int = CHUNK) -> tuple[str, list]:
+    """The next `limit` due leads after `after_key` (assigned_at, id) in the order of the
+    `lead_retirement_due` index: (id, project id, name, owner id, assigned_at) each.
+
+    Written by hand because SQLite uses a partial index only when the query repeats its
+    condition word for word, literals included (`status IN ('NOT_CONTACTED', …)`, not bound
+    parameters); the statuses are constants of the code, never input."""
+    quote, col = connection.ops.quote_name, _column
+    adapt = connection.ops.adapt_datetimefield_value
+    statuses = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
+    table = quote(Lead._meta.db_table)
+    # SQLite's planner has no statistics on a fresh database: name the index it must walk.
+    hint = f" INDEXED BY {quote(INDEX)}" if connection.vendor == "sqlite" else ""
+    assigned, activity, offer, pk = (col("assigned_at"), col("last_activity_at"),
+                                     col("offer_until"), quote(Lead._meta.pk.column))
+    sql = (
+        f"SELECT {pk}, {col('project')}, {col('name')}, {col('owner')}, {assigned} "
+        f"FROM {table}{hint} WHERE {col('owner')} IS NOT NULL AND {col('retired_at')} IS NULL "
+        f"AND {col('status')} IN ({statuses}) AND {assigned} < %s "
+        f"AND {col('merged_into')} IS NULL AND ({activity} IS NULL OR {activity} < %s) "
+        f"AND ({offer} IS NULL OR {offer} <= %s)"
+    )
+    params = [adapt(cutoff), adapt(cutoff), adapt(now)]
+    if after_key is not None:
+        # `a >= x AND (a > x OR id > y)`: the leading range lets both engines seek the index.
+        sql += f" AND {assigned} >= %s AND ({assigned} > %s OR {pk} > %s)"
+        params += [after_key[0], after_key[0], after_key[1]]
+    sql += f" ORDER BY {assigned}, {pk} LIMIT %s"
+    params.append(limit)
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    return sql, params
+
+
+def _due_chunk(cutoff, now, after_key) -> list[tuple]:
+    sql, params = due_sql(cutoff, now, after_key, CHUNK)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _retire_rows(rows: list[tuple], now, cutoff) -> list[tuple]:
+    """One conditional UPDATE for the chunk; the rows it changed, as read."""
+    meta = Lead._meta
+    quote, column = connection.ops.quote_name, _column
+    adapt = connection.ops.adapt_datetimefield_value
+    ids = [row[0] for row in rows]
+    owner, retired_at, status = column("owner"), column("retired_at"), column("status")
+    activity = column("last_activity_at")
+    id_list = f"{quote(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))})"
+    # An owned lead has its original owner on record already and no claim (a claim needs an
+    # unowned lead), so only the columns that change are set: on SQLite every index holding a
+    # column of the SET list is rewritten, whether the value changes or not.
+    keep_first = (f"UPDATE {quote(meta.db_table)} SET {column('original_owner')} = {owner} "
+                  f"WHERE {id_list} AND {column('original_owner')} IS NULL")
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {owner} = NULL, {retired_at} = %s, "
+        f"{column('updated_at')} = %s "
+        f"WHERE {id_list} AND {retired_at} IS NULL AND {owner} IS NOT NULL "
+        f"AND {status} IN ({', '.join(['%s'] * len(OPEN_STATUSES))}) "
+        f"AND {column('assigned_at')} < %s AND ({activity} IS NULL OR {activity} < %s) "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    params = [adapt(now), adapt(now), *ids, *[str(s) for s in OPEN_STATUSES], adapt(cutoff),
+              adapt(cutoff)]
+    with connection.cursor() as cursor:
+        cursor.execute(keep_first, ids)
+        cursor.execute(sql, params)
+        changed = {row[0] for row in cursor.fetchall()}
+    return [row for row in rows if row[0] in changed]
+
+
+def _record(rows: list[tuple], *, now, days: int, reason: str, batch_id) -> None:
+    emails = dict(User.objects.filter(pk__in={row[3] for row in rows})
+                  .values_list("pk", "email"))
+    # One before dict per owner and one after dict: encoded once for the whole chunk.
+    before = {owner: {"owner": emails.get(owner, str(owner)), "retired": False}
+              for owner in {row[3] for row in rows}}
+    after = {"owner": None, "retired": True}
+    timeline.record_for_leads(
+        TimelineKind.LEAD_RETIRED,
+        ((row[0], row[1], row[2], before[row[3]], after) for row in rows),
+        actor=SYSTEM, reason=reason, batch_id=batch_id, occurred_at=now,
+    )
+    per_project: dict[int, Counter] = defaultdict(Counter)
+    one_lead = {}
+    for row in rows:
+        per_project[row[1]][row[3]] += 1
+        one_lead[(row[1], row[3])] = row[0]
+    notices = []
+    # Counters in one order (project, user), so two sweeps never wait on each other in a cycle.
+    for project_id, counts in sorted(per_project.items()):
+        loads.shift(project_id, {owner: -n for owner, n in sorted(counts.items())})
+        for owner, n in sorted(counts.items()):
+            text = (f"{n} of your leads had no activity for {days} days and were retired; "
+                    "they wait in their pools." if n > 1 else
+                    f"A lead of yours had no activity for {days} days and was retired; it "
+                    "waits in its pool.")
+            lead_id = one_lead[(project_id, owner)] if n == 1 else None
+            notices.append((owner, "leads_retired", text, project_id, lead_id))
+    accounts.notify_each(notices)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def retired_leads_visible_to(actor: Actor, filters, *, had_it: User | None = None):
+    """Retired leads of the projects `actor` manages (all for admins), narrowed by the lead
+    filters and, with `had_it`, to those that user owned when they retired. Managers and
+    admins only. Errors: PermissionDenied."""
+    from django.db.models import Exists, OuterRef
+
+    from leadflow.accounts.access import can_configure, managed_by
+    from leadflow.core.errors import PermissionDenied
+    from leadflow.crm.access import leads_visible_to
+    from leadflow.crm.filters import apply_lead_filters
+    from leadflow.timeline.models import TimelineEvent
+
+    if actor.user is None or not can_configure(actor.user):
+        raise PermissionDenied("Only managers and admins see retired leads.")
+    filters.retired = True
+    qs = managed_by(actor, apply_lead_filters(leads_visible_to(actor), filters))
+    if had_it is not None:
+        qs = qs.filter(Exists(TimelineEvent.objects.filter(
+            lead_id=OuterRef("pk"), kind=TimelineKind.LEAD_RETIRED,
+            occurred_at=OuterRef("retired_at"), before__owner=had_it.email)))
+    return qs
+
+
+def last_owners(lead_ids) -> dict[int, str]:
+    """Who owned each lead when it last retired (e-mail), from its LEAD_RETIRED events."""
+    from leadflow.timeline.models import TimelineEvent
+
+    owners: dict[int, str] = {}
+    events = (TimelineEvent.objects.filter(lead_id__in=list(lead_ids),
+                                           kind=TimelineKind.LEAD_RETIRED)
+              .order_by("lead_id", "occurred_at", "id").values_list("lead_id", "before"))
+    for lead_id, before in events:
+        owners[lead_id] = (before or {}).get("owner") or ""
+    return owners
