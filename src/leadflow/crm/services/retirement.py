@@ -22,6 +22,7 @@ from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
 from leadflow.core.errors import Conflict
+from leadflow.crm.access import check_lead_action
 from leadflow.crm.models import Lead
 from leadflow.projects.models import OPEN_STATUSES, SystemSettings
 from leadflow.routing.services import loads
@@ -37,10 +38,11 @@ SYSTEM = Actor.system("job")
 def retire_lead(lead: Lead, *, actor: Actor, reason: str = "") -> Lead:
     """Retire one open lead now (a tag rule's "retire" action): retired_at is set, owner and
     claim are cleared (the first owner stays the original owner), an open offer is cancelled,
-    the owner's open-lead count drops and the owner is told unless they did it. Who may
-    trigger it is the caller's check (a rule a manager configured, the sweep). Already retired,
-    closed or merged away: returned unchanged, nothing recorded. Timeline: LEAD_RETIRED (before:
-    the owner). Errors: Conflict (its ownership changed meanwhile)."""
+    the owner's open-lead count drops and the owner is told unless they did it. Managers and
+    the system (a rule a manager configured, the sweep) may. Already retired, closed or merged
+    away: returned unchanged, nothing recorded. Timeline: LEAD_RETIRED (before: the owner).
+    Errors: PermissionDenied, Conflict (its ownership changed meanwhile)."""
+    check_lead_action(actor, lead, "manage")
     if lead.retired_at is not None or lead.status not in OPEN_STATUSES or lead.merged_into_id:
         return lead
     from leadflow.crm.services.ownership import _label, _same_state, close_open_offer
