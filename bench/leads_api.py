@@ -528,7 +528,7 @@ class LeadGenerator:
                     self.stage_of[status], status,
                     rng.choice(LOST_REASONS) if status == "LOST" else "",
                     next_call, last_activity, retired, "{}", None, created, updated,
-                    None, created,
+                    None, created, None,
                 )
             )
             if email:
@@ -552,14 +552,14 @@ LEAD_COLUMNS = [
     "language", "source_id", "bucket_label", "affiliate_id", "utm", "owner_id", "pool_id",
     "claimed_by_id", "claimed_until", "original_owner_id", "assigned_at", "stage_id", "status",
     "lost_reason", "next_call_at", "last_activity_at", "retired_at", "custom", "merged_into_id",
-    "created_at", "updated_at", "bucket_id", "duplicates_checked_at",
+    "created_at", "updated_at", "bucket_id", "duplicates_checked_at", "offer_until",
 ]
 KEY_COLUMNS = ["id", "scope", "kind", "value", "lead_id", "canonical"]
 WORD_COLUMNS = ["id", "lead_id", "word"]
 DATETIME_COLUMNS = [
     LEAD_COLUMNS.index(c) for c in
     ("claimed_until", "assigned_at", "next_call_at", "last_activity_at", "retired_at",
-     "created_at", "updated_at", "duplicates_checked_at")
+     "created_at", "updated_at", "duplicates_checked_at", "offer_until")
 ]
 
 
