@@ -402,6 +402,15 @@ class Server:
         return found
 
 
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
 # --- CPU accounting -----------------------------------------------------------------------------
 
 
@@ -452,15 +461,6 @@ class CpuMeter:
         return {"server_cpu_s": round(server_s, 2), "db_cpu_s": round(db_s, 2),
                 "server_cpu_ms": 1000 * server_s / max(submissions, 1),
                 "db_cpu_ms": 1000 * db_s / max(submissions, 1)}
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
 
 # --- HTTP client --------------------------------------------------------------------------------
 
