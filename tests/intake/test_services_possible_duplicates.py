@@ -389,7 +389,7 @@ def test_a_process_queues_at_most_one_duplicate_check_a_second(monkeypatch):
 
     for now in (10.0, 10.2, 10.5, 10.9, 11.5, 13.0):
         clock[0] = now
-        tasks.queue_duplicate_checks()
+        tasks.queue_duplicate_checks([1])
 
     # Runs at 10.0, 11.0 (covers 10.2 to 10.9), 12.0 (covers 11.5) and 13.0: every commit is
     # followed by a run, and no two runs are under a second apart.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, models
 
 
 def update_rows(model, rows: list, fields: list[str]) -> None:
@@ -75,8 +75,29 @@ def _insert_sql(model, fields: list, rows: int, returning: bool) -> str:
     return sql
 
 
+# Fields whose database value is the Python value itself when it has this type (or is None);
+# any other value, and every other field (times, JSON, UUIDs), goes through the field's own
+# preparation.
+PLAIN_TYPES = ((models.CharField, str), (models.TextField, str), (models.BooleanField, bool),
+               (models.IntegerField, int), (models.ForeignKey, int))
+_plain: dict = {}
+
+
+def _plain_type(field):
+    if field not in _plain:
+        _plain[field] = next((t for cls, t in PLAIN_TYPES if isinstance(field, cls)), None)
+    return _plain[field]
+
+
 def _values(fields: list, obj) -> list:
-    return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    values = []
+    for f in fields:
+        value = getattr(obj, f.attname)
+        plain = _plain_type(f)
+        if plain is None or (value is not None and type(value) is not plain):
+            value = f.get_db_prep_save(value, connection)
+        values.append(value)
+    return values
 
 
 def _saved(objs: list, pks) -> None:

@@ -15,21 +15,30 @@ _next_check = float("-inf")  # when this process's latest queued check runs (mon
 
 
 @db_task()
+def check_possible_duplicates_of(lead_ids: list[int]) -> None:
+    from leadflow.crm.models import Lead
+    from leadflow.intake.services.duplicates import find_possible_duplicates
+
+    for lead in Lead.objects.filter(pk__in=lead_ids).order_by("pk"):
+        find_possible_duplicates(lead)
+
+
+@db_task()
 def check_unchecked_leads() -> None:
     from leadflow.intake.services.duplicates import sweep_unchecked_leads
 
     sweep_unchecked_leads(limit=CHECK_LIMIT)
 
 
-def queue_duplicate_checks() -> None:
+def queue_duplicate_checks(lead_ids: list[int]) -> None:
     """Have the leads committed just now checked for possible duplicates. One job checks every
     lead not checked yet, so a process queues at most one a second: a job queued to run later
     covers this commit already; otherwise one is queued to run now, or CHECK_INTERVAL after the
-    last one. Whatever a lost job leaves, the sweep checks. (An immediate queue, as in tests,
-    runs the job at once, every time.)"""
+    last one. Whatever a lost job leaves, the sweep checks. An immediate queue (as in tests)
+    runs jobs as they are queued: there the check of `lead_ids` runs at once."""
     global _next_check
     if HUEY.immediate:
-        check_unchecked_leads()
+        check_possible_duplicates_of(lead_ids)
         return
     now = time.monotonic()
     with _lock:

@@ -72,7 +72,7 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
     try:
         with transaction.atomic():
             _write(plans, bucket=context.bucket, project=context.project, scope=context.scope,
-                   pool=context.pool, stage=context.stage, actor=actor,
+                   pool=context.pool, stage=context.stage, rules=context.rules, actor=actor,
                    reason=f"Submitted to bucket {bucket.name}", batch_id=batch_id,
                    now=timezone.now())
     except KeyRace:
@@ -80,7 +80,7 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
     return True
 
 
-def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_id, now):
+def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, batch_id, now):
     existing = find_canonical(scope, [k for *_, keys in plans for k in keys])
     existing_leads = {
         lead.pk: lead for lead in Lead.objects.filter(pk__in=set(existing.values()))
@@ -88,7 +88,7 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
     }
     claimed: dict[tuple[str, str], int] = {}  # key → index of the new lead in `new`
     new: list[Lead] = []
-    router, decisions = Router(project.pk), []
+    router, decisions = Router(project.pk, rules), []
     outcomes = []  # (row, status, errors, new index | None, duplicate lead or new index, matched)
     for row, data, cleaned, errors, keys in plans:
         if errors:
@@ -180,5 +180,6 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
         ))
     timeline.record_many(events)
     insert_rows(SubmissionAttempt, attempts)
-    if new:
-        transaction.on_commit(queue_duplicate_checks)
+    ids = [lead.pk for lead in new]
+    if ids:
+        transaction.on_commit(lambda: queue_duplicate_checks(ids))

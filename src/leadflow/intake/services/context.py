@@ -3,7 +3,8 @@
 The bucket row's key hash, active flag and `updated_at` are read on every request (one query by
 primary key), so a rotated key or a deactivated bucket is refused at once, and any edit of the
 bucket reloads the rest. The rest — project, source, default pool, first open stage, system
-settings — is kept up to `CONFIG_TTL` seconds (see leadflow.core.cache)."""
+settings, the project's active distribution rules (for matching; the router reads a matching
+rule again under lock) — is kept up to `CONFIG_TTL` seconds (see leadflow.core.cache)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from leadflow.core.cache import CONFIG_TTL, config_generation
 from leadflow.intake.keys import scope_for
 from leadflow.intake.models import Bucket
 from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
+from leadflow.routing.services.router import active_rules
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class BucketContext:
     pool: Pool
     stage: Stage | None  # the first open stage; None when the project has none
     settings: SystemSettings
+    rules: list  # the project's active distribution rules in order, for matching
     scope: str
     stamp: datetime  # the row's updated_at, naive UTC
     loaded_at: float
@@ -68,6 +71,7 @@ def _load(bucket_id: int) -> BucketContext | None:
         stage=Stage.objects.filter(project_id=bucket.project_id, status__in=OPEN_STATUSES)
         .order_by("position").first(),
         settings=settings,
+        rules=active_rules(bucket.project_id),
         scope=scope_for(bucket.project_id, settings),
         stamp=_stamp(bucket),
         loaded_at=loaded_at,

@@ -103,6 +103,7 @@ def ingest(
     bucket=None,
     prepared: Prepared | None = None,
     route: bool = False,
+    rules: list | None = None,
     savepoint: bool = True,
 ) -> IngestResult:
     """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
@@ -114,7 +115,8 @@ def ingest(
     lookup runs again, so one person never becomes two leads.
 
     With `route` and no `owner`, the router picks the new lead's owner and pool in the creating
-    transaction (direct-to-user, then distribution rules).
+    transaction (direct-to-user, then distribution rules; `rules`, the project's active rules
+    as the caller keeps them, spare reading them).
 
     A caller that runs ingest inside a savepoint of its own, and rolls back to it on any error,
     passes `savepoint=False` to spare a second one.
@@ -146,6 +148,7 @@ def ingest(
                         project, cleaned, data, scope, keys, matches,
                         actor=actor, source=source, pool=pool, owner=owner, stage=stage,
                         reason=reason, batch_id=batch_id, bucket=bucket, route=route,
+                        rules=rules,
                     )
             except IntegrityError:
                 continue  # a concurrent caller claimed one of the keys first: look again
@@ -277,11 +280,11 @@ def created_after(lead: Lead, *, source, pool, stage, owner, bucket) -> dict:
 
 def _create(
     project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
-    batch_id, bucket, route=False,
+    batch_id, bucket, route=False, rules=None,
 ) -> Lead:
     decision = router = None
     if route and owner is None:
-        router = Router(project.pk)
+        router = Router(project.pk, rules)
         decision = router.decide(facts_of(cleaned, data, source=source, bucket=bucket),
                                  bucket=bucket, source=source, pool=pool)
         owner, pool = routed_owner(decision, pool, router)
@@ -309,7 +312,7 @@ def _create(
         events.append({"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead,
                        "after": decision.explain, "batch_id": batch_id})
     timeline.record_many(events)
-    transaction.on_commit(queue_duplicate_checks)
+    transaction.on_commit(lambda: queue_duplicate_checks([lead.pk]))
     return lead
 
 

@@ -223,8 +223,9 @@ def process_submission(
                 # This block rolls back as a whole on any error: ingest needs no savepoint.
                 result = ingest(
                     context.project, plan.data, actor=actor, source=source, pool=context.pool,
-                    route=True, bucket=bucket, batch_id=batch_id, prepared=plan.prepared,
-                    reason=f"Submitted to bucket {bucket.name}", savepoint=False,
+                    route=True, rules=context.rules, bucket=bucket, batch_id=batch_id,
+                    prepared=plan.prepared, reason=f"Submitted to bucket {bucket.name}",
+                    savepoint=False,
                 )
             except ValidationFailed as exc:
                 status, errors = SubmissionStatus.REJECTED, [e.as_dict() for e in exc.errors]
