@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import connection, models
+import uuid
+from datetime import datetime
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 def update_rows(model, rows: list, fields: list[str]) -> None:
@@ -17,10 +20,8 @@ def update_rows(model, rows: list, fields: list[str]) -> None:
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in columns] + [row.pk]
-        for row in rows
-    ]
+    prepare = _Preparer(columns).values
+    params = [[*prepare(row), row.pk] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -80,24 +81,42 @@ def _insert_sql(model, fields: list, rows: int, returning: bool) -> str:
 # preparation.
 PLAIN_TYPES = ((models.CharField, str), (models.TextField, str), (models.BooleanField, bool),
                (models.IntegerField, int), (models.ForeignKey, int))
-_plain: dict = {}
+# Values prepared once per statement when rows share them (the same time, the same batch id).
+SHARED_TYPES = (datetime, uuid.UUID)
 
 
 def _plain_type(field):
-    if field not in _plain:
-        _plain[field] = next((t for cls, t in PLAIN_TYPES if isinstance(field, cls)), None)
-    return _plain[field]
+    return next((t for cls, t in PLAIN_TYPES if isinstance(field, cls)), None)
+
+
+class _Preparer:
+    """Database values of model objects for one statement: plain values as they are, shared
+    times and ids prepared once, the rest by each field. Prepares against the connection
+    itself, not through the per-thread proxy, which costs a lookup on every access."""
+
+    def __init__(self, fields: list):
+        self.conn = connections[DEFAULT_DB_ALIAS]
+        self.plan = [(f.attname, _plain_type(f), f) for f in fields]
+        self.shared: dict = {}
+
+    def values(self, obj) -> list:
+        values = []
+        for attname, plain, field in self.plan:
+            value = getattr(obj, attname)
+            if value is None and plain is not None or type(value) is plain:
+                values.append(value)
+            elif type(value) in SHARED_TYPES:
+                key = (attname, value)
+                if key not in self.shared:
+                    self.shared[key] = field.get_db_prep_save(value, self.conn)
+                values.append(self.shared[key])
+            else:
+                values.append(field.get_db_prep_save(value, self.conn))
+        return values
 
 
 def _values(fields: list, obj) -> list:
-    values = []
-    for f in fields:
-        value = getattr(obj, f.attname)
-        plain = _plain_type(f)
-        if plain is None or (value is not None and type(value) is not plain):
-            value = f.get_db_prep_save(value, connection)
-        values.append(value)
-    return values
+    return _Preparer(fields).values(obj)
 
 
 def _saved(objs: list, pks) -> None:
@@ -126,10 +145,11 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
         return
     fields = _columns(model)
     per_statement = max(1, MAX_PARAMS // len(fields))
+    prepare = _Preparer(fields).values
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
-            params = [value for obj in chunk for value in _values(fields, obj)]
+            params = [value for obj in chunk for value in prepare(obj)]
             cursor.execute(_insert_sql(model, fields, len(chunk), returning), params)
             if returning:
                 _saved(chunk, [row[0] for row in cursor.fetchall()])
