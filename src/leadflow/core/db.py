@@ -138,15 +138,21 @@ def insert_row(model, obj) -> None:
 
 
 def insert_rows(model, objs: list, *, returning: bool = False) -> None:
-    """Insert many new rows with multi-row INSERTs (as many rows per statement as the
-    parameter limit allows). With `returning`, each object gets its id, in input order, as
-    `bulk_create` assigns them."""
+    """Insert many new rows. With `returning`, each object gets its id, in input order, as
+    `bulk_create` assigns them, from multi-row INSERTs (as many rows per statement as the
+    parameter limit allows). Without, SQLite takes multi-row INSERTs as well, while
+    PostgreSQL runs one prepared INSERT per row in a pipeline (executemany): psycopg composes
+    a statement of thousands of parameters in Python, which costs more than the round trips
+    it saves."""
     if not objs:
         return
     fields = _columns(model)
-    per_statement = max(1, MAX_PARAMS // len(fields))
     prepare = _Preparer(fields).values
     with connection.cursor() as cursor:
+        if not returning and connection.vendor == "postgresql":
+            cursor.executemany(_insert_sql(model, fields, 1, False), [prepare(o) for o in objs])
+            return
+        per_statement = max(1, MAX_PARAMS // len(fields))
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
             params = [value for obj in chunk for value in prepare(obj)]
