@@ -428,39 +428,60 @@ def cpu_times(pids) -> dict[int, float]:
 
 
 def database_pids(args) -> list[int]:
-    """The PostgreSQL backends serving the bench database (none on SQLite, whose work runs in
-    the server's own processes)."""
+    """The PostgreSQL backends serving the bench database, found by their process titles
+    (none on SQLite, whose work runs in the server's own processes)."""
     if args.database != "postgres":
         return []
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()")
-        pids = [row[0] for row in cur.fetchall()]
-    connection.close()
+    title = f" {urlsplit(args.url).path.lstrip('/')} ".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"postgres: ") and title in cmdline:
+                pids.append(int(entry.name))
     return pids
 
 
 class CpuMeter:
     """CPU seconds the server (and, on PostgreSQL, the bench database's backends) used
-    between start() and stop()."""
+    between start() and stop(). Processes are sampled twice a second, so backends that end
+    meanwhile (connections are recycled after CONN_MAX_AGE) still count."""
 
     def __init__(self, args, server):
         self.args, self.server = args, server
 
+    def _sample(self) -> None:
+        for kind, pids in (("server", self.server.pids()), ("db", database_pids(self.args))):
+            for pid, seconds in cpu_times(pids).items():
+                self.seen[kind][pid] = seconds
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.5):
+            self._sample()
+
     def start(self) -> None:
-        self.server_before = cpu_times(self.server.pids())
-        self.db_before = cpu_times(database_pids(self.args))
+        import threading
+
+        self.seen = {"server": {}, "db": {}}
+        self._sample()
+        self.before = {kind: dict(times) for kind, times in self.seen.items()}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
 
     def stop(self, submissions: int) -> dict:
-        server = cpu_times(self.server.pids())
-        db = cpu_times(database_pids(self.args))
-        server_s = sum(t - self.server_before.get(pid, 0.0) for pid, t in server.items())
-        db_s = sum(t - self.db_before.get(pid, 0.0) for pid, t in db.items())
-        return {"server_cpu_s": round(server_s, 2), "db_cpu_s": round(db_s, 2),
-                "server_cpu_ms": 1000 * server_s / max(submissions, 1),
-                "db_cpu_ms": 1000 * db_s / max(submissions, 1)}
+        self.done.set()
+        self.thread.join()
+        self._sample()
+        used = {kind: sum(t - self.before[kind].get(pid, 0.0) for pid, t in times.items())
+                for kind, times in self.seen.items()}
+        return {"server_cpu_s": round(used["server"], 2), "db_cpu_s": round(used["db"], 2),
+                "server_cpu_ms": 1000 * used["server"] / max(submissions, 1),
+                "db_cpu_ms": 1000 * used["db"] / max(submissions, 1)}
+
 
 # --- HTTP client --------------------------------------------------------------------------------
 
