@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Intake benchmark over HTTP: POST /api/v1/intake/{bucket} against 1,000,000 existing leads.
 
-    python bench/intake_http.py --database sqlite [--workers 2] [--duration 60] [--rate 300]
+    python bench/intake_http.py --database sqlite [--workers 2] [--threads 4] [--port 8765]
+        [--duration 60] [--rate 300]
     python bench/intake_http.py --database postgres \
         --url postgres://postgres@127.0.0.1:5432/bench_intake [--template bench_leads]
 
@@ -12,9 +13,10 @@ file of var/bench/sqlite/, or `CREATE DATABASE … TEMPLATE --template`), otherw
 migrated to the current schema and every loaded lead is marked as checked for possible
 duplicates, so the sweep does not re-check a million leads.
 
-Then `leadflow serve --no-worker --workers N` runs on 127.0.0.1 as a subprocess with the same
-environment, and three modes are measured, each into a bucket of its own made by
-`create_bucket`:
+Then `leadflow serve --no-worker --workers N --threads T` runs on 127.0.0.1:--port as a
+subprocess with the same environment, and three modes are measured, each into a bucket of its
+own made by `create_bucket`, with the CPU time the server's processes (and on PostgreSQL the
+bench database's backends) used per submission:
 
 - closed loop: wrk, --connections connections for --duration seconds; a Lua script builds a
   unique body per request (new people, ~20 % e-mails of loaded leads, ~3 % invalid);
@@ -77,6 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=20261126)
     p.add_argument("--reload", action="store_true", help="drop and load the database again")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--duration", type=int, default=60, help="closed-loop seconds")
     p.add_argument("--connections", type=int, default=8, help="closed-loop connections")
@@ -367,7 +370,8 @@ class Server:
         env = dict(os.environ)
         self.proc = subprocess.Popen(  # noqa: S603
             [str(BIN / "leadflow"), "serve", "--no-worker", "--workers", str(self.args.workers),
-             "--host", "127.0.0.1", "--port", str(self.args.port)],
+             "--threads", str(self.args.threads), "--host", "127.0.0.1",
+             "--port", str(self.args.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
         )
         deadline = time.monotonic() + 60
@@ -387,6 +391,17 @@ class Server:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
+    def pids(self) -> list[int]:
+        """The `leadflow serve` process, gunicorn's master and its workers."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+            todo.extend(int(p) for p in out.stdout.split())
+        return found
+
+
     def __exit__(self, *exc):
         self.proc.terminate()
         try:
@@ -394,6 +409,78 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+# --- CPU accounting -----------------------------------------------------------------------------
+
+
+def cpu_times(pids) -> dict[int, float]:
+    """User + system CPU seconds used so far by each live process of `pids`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return times
+
+
+def database_pids(args) -> list[int]:
+    """The PostgreSQL backends serving the bench database, found by their process titles
+    (none on SQLite, whose work runs in the server's own processes)."""
+    if args.database != "postgres":
+        return []
+    title = f" {urlsplit(args.url).path.lstrip('/')} ".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"postgres: ") and title in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds the server (and, on PostgreSQL, the bench database's backends) used
+    between start() and stop(). Processes are sampled twice a second, so backends that end
+    meanwhile (connections are recycled after CONN_MAX_AGE) still count."""
+
+    def __init__(self, args, server):
+        self.args, self.server = args, server
+
+    def _sample(self) -> None:
+        for kind, pids in (("server", self.server.pids()), ("db", database_pids(self.args))):
+            for pid, seconds in cpu_times(pids).items():
+                self.seen[kind][pid] = seconds
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.5):
+            self._sample()
+
+    def start(self) -> None:
+        import threading
+
+        self.seen = {"server": {}, "db": {}}
+        self._sample()
+        self.before = {kind: dict(times) for kind, times in self.seen.items()}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def stop(self, submissions: int) -> dict:
+        self.done.set()
+        self.thread.join()
+        self._sample()
+        used = {kind: sum(t - self.before[kind].get(pid, 0.0) for pid, t in times.items())
+                for kind, times in self.seen.items()}
+        return {"server_cpu_s": round(used["server"], 2), "db_cpu_s": round(used["db"], 2),
+                "server_cpu_ms": 1000 * used["server"] / max(submissions, 1),
+                "db_cpu_ms": 1000 * used["db"] / max(submissions, 1)}
 
 
 # --- HTTP client --------------------------------------------------------------------------------
@@ -570,12 +657,15 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     with Server(args, home) as server:
         log(f"server: leadflow serve --no-worker --workers {args.workers} "
+            f"--threads {args.threads} "
             f"(pid {server.proc.pid}, workers {server.worker_pids()})")
         bucket, key = buckets["warmup"]
         warm_up(args, bucket, key, Payloads(emails, tag + "w", args.seed, phone_base(bucket)))
+        meter = CpuMeter(args, server)
         for mode in modes:
             bucket, key = buckets[mode]
             log(f"{mode} …")
+            meter.start()
             if mode == "closed":
                 r = run_closed(args, home, bucket, key, emails, tag + "c")
                 sent_min, sent_max = r["sent"], r["sent_max"]
@@ -589,11 +679,15 @@ def main(argv=None) -> int:
                 r = run_batches(args, bucket, key, Payloads(emails, tag + "b", args.seed + 2,
                                                         phone_base(bucket)))
                 sent_min = sent_max = r["sent"]
+            r["cpu"] = meter.stop(r["sent"])
             r["verify"] = verify(bucket, sent_min, sent_max)
             connections.close_all()
             results[mode] = r
             log(f"  {r['throughput']:.0f}/s  p50 {r['p50']:.1f}  p95 {r['p95']:.1f}  "
-                f"p99 {r['p99']:.1f}  max {r['max']:.1f} ms  outcomes {r['outcomes']}  "
+                f"p99 {r['p99']:.1f}  max {r['max']:.1f} ms  "
+                f"CPU/subm server {r['cpu']['server_cpu_ms']:.2f} ms "
+                f"db {r['cpu']['db_cpu_ms']:.2f} ms  "
+                f"outcomes {r['outcomes']}  "
                 f"stored {r['verify']['received']} {r['verify']['counts']}  "
                 f"{'ok' if r['verify']['ok'] else 'FAILED ' + '; '.join(r['verify']['problems'])}")
     load_after = os.getloadavg()
@@ -615,9 +709,10 @@ def print_table(args, results: dict) -> None:
     labels = {"closed": f"single, closed loop ({args.connections} conn, {args.duration} s)",
               "open": f"single, open loop {args.rate:.0f}/s ({args.open_duration} s)",
               "batch": f"batch of {args.batch_size} ×{args.batches}"}
-    log(f"\n{args.database}, {args.workers} gunicorn workers: POST /api/v1/intake")
+    log(f"\n{args.database}, {args.workers} gunicorn workers × {args.threads} threads: "
+        "POST /api/v1/intake (CPU: ms per submission, server processes / database backends)")
     header = (f"{'mode':44} {'subm/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  "
-              f"{'stored':>7}  target")
+              f"{'CPU srv':>7} {'CPU db':>6}  {'stored':>7}  target")
     log(header + "\n" + "-" * len(header))
     for mode, r in results.items():
         if mode == "closed":
@@ -629,8 +724,10 @@ def print_table(args, results: dict) -> None:
         else:
             verdict = f"≥{BATCH_RATE_TARGET:.0f}/s " + (
                 "met" if r["throughput"] >= BATCH_RATE_TARGET else "MISSED")
+        cpu = r["cpu"]
         log(f"{labels[mode]:44} {r['throughput']:8.0f} {r['p50']:7.1f} {r['p95']:7.1f} "
-            f"{r['p99']:7.1f} {r['max']:7.1f}  {r['verify']['received']:>7}  {verdict}")
+            f"{r['p99']:7.1f} {r['max']:7.1f}  {cpu['server_cpu_ms']:7.2f} "
+            f"{cpu['db_cpu_ms']:6.2f}  {r['verify']['received']:>7}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def cmd_serve(args) -> int:
         sys.executable, "-m", "gunicorn", "leadflow.wsgi:application",
         "--bind", f"{args.host}:{args.port}", "--workers", workers,
         # Threads keep client connections alive between requests; sync workers close each.
-        "--worker-class", "gthread", "--threads", "4",
+        "--worker-class", "gthread", "--threads", str(args.threads),
         "--access-logfile", "-", "--timeout", "60",
     ]
     if args.no_worker:
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int)
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     p.add_argument("--no-worker", action="store_true",
                    help="do not start a job consumer beside the web server")
     p.set_defaults(func=cmd_serve)

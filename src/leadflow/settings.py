@@ -1,6 +1,6 @@
 """Leadflow settings, read from the environment.
 
-DATABASE_URL  default: SQLite at $LEADFLOW_HOME/leadflow.sqlite3 (WAL, IMMEDIATE, busy timeout)
+DATABASE_URL  default: SQLite at $LEADFLOW_HOME/leadflow.sqlite3 (WAL, IMMEDIATE, writer lock file)
 REDIS_URL     default: Huey on SQLite at $LEADFLOW_HOME/huey.sqlite3
 SECRET_KEY    default: generated once into $LEADFLOW_HOME/secret_key
 DEBUG         off unless set to 1/true
@@ -150,8 +150,11 @@ LOGGING = {
 # --- computed settings (one place) -----------------------------------------------------------
 
 _db = DATABASES["default"]
-if _db["ENGINE"] == "django.db.backends.sqlite3":
-    # Without IMMEDIATE, concurrent writers fail at once with "database is locked".
+if _db["ENGINE"] in ("django.db.backends.sqlite3", "leadflow.core.sqlite"):
+    # Django's SQLite backend, with write transactions queued on a file lock (see
+    # leadflow/core/sqlite/base.py). Without IMMEDIATE, concurrent writers fail at once with
+    # "database is locked"; the busy timeout covers writers outside a transaction.
+    _db["ENGINE"] = "leadflow.core.sqlite"
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

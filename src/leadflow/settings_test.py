@@ -16,7 +16,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "leadflow.core.sqlite":
     # The concurrency tests run threads with their own connections: they can share a test
     # database file (WAL, busy timeout), not a private in-memory one.
     DATABASES["default"]["TEST"] = {

@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
+from leadflow.accounts.models import hash_token
 from leadflow.crm.models import Lead
-from leadflow.intake.models import Submission, SubmissionAttempt
+from leadflow.intake.models import Bucket, Submission, SubmissionAttempt
 from leadflow.intake.services import submissions
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 from tests.factories import (
@@ -233,6 +235,48 @@ def test_an_inactive_bucket_is_403_and_stores_no_submission(client):
     assert (response.status_code, batch.status_code) == (403, 403)
     assert response.json()["code"] == "inactive"
     assert nothing_stored()
+
+
+def test_a_bucket_deactivated_while_its_context_is_kept_is_refused_at_once(client):
+    project = make_project()
+    bucket, key = make_bucket(project)
+    first = post_intake(client, bucket, key, {"name": "Ann", "email": "ann@example.com"})
+    stored = Submission.objects.count()
+    # As another process would: no word reaches this process's kept copy of the bucket.
+    Bucket.objects.filter(pk=bucket.pk).update(active=False)
+
+    response = post_intake(client, bucket, key, {"name": "Bo", "email": "bo@example.com"})
+    batch = post_intake(client, bucket, key, [{"name": "Cy", "email": "cy@example.com"}],
+                        path="/batch")
+
+    assert first.status_code == 201
+    assert (response.status_code, batch.status_code) == (403, 403)
+    assert response.json()["code"] == "inactive"
+    assert Submission.objects.count() == stored
+
+
+def test_a_key_rotated_while_the_bucket_context_is_kept_is_refused_at_once(client):
+    project = make_project()
+    bucket, key = make_bucket(project)
+    assert post_intake(client, bucket, key, {"name": "Ann"}).status_code == 201
+    Bucket.objects.filter(pk=bucket.pk).update(key_hash=hash_token("another key"))
+
+    response = post_intake(client, bucket, key, {"name": "Bo", "email": "bo@example.com"})
+
+    assert response.status_code == 401
+    assert Submission.objects.count() == 1
+
+
+def test_a_bucket_edited_while_its_context_is_kept_stamps_its_new_values(client):
+    project = make_project()
+    bucket, key = make_bucket(project, affiliate_id="old")
+    first = post_intake(client, bucket, key, {"name": "Ann", "email": "ann@example.com"})
+    Bucket.objects.filter(pk=bucket.pk).update(affiliate_id="new", updated_at=timezone.now())
+
+    response = post_intake(client, bucket, key, {"name": "Bo", "email": "bo@example.com"})
+
+    assert Lead.objects.get(pk=first.json()["lead"]).affiliate_id == "old"
+    assert Lead.objects.get(pk=response.json()["lead"]).affiliate_id == "new"
 
 
 def test_an_inactive_bucket_refuses_before_reading_the_body(client):

@@ -2,6 +2,7 @@
 creation for a manager to merge or dismiss."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -9,6 +10,7 @@ from leadflow.core.errors import Conflict, NotFound, PermissionDenied, Validatio
 from leadflow.crm import services as crm_services
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import Lead
+from leadflow.intake import tasks
 from leadflow.intake.models import PairState, PossibleDuplicate
 from leadflow.intake.services import duplicates
 from leadflow.timeline.models import TimelineKind
@@ -368,3 +370,39 @@ def test_the_list_shows_open_pairs_unless_asked_for_all(client):
     assert listed() == [second.pk]
     assert listed("?state=dismissed") == [first.pk]
     assert sorted(listed("?state=all")) == sorted([first.pk, second.pk])
+
+
+def test_a_process_queues_at_most_one_duplicate_check_a_second(monkeypatch):
+    clock, queued = [0.0], []
+
+    class Job:
+        def __call__(self):
+            queued.append((clock[0], 0.0))
+
+        def schedule(self, *, delay):
+            queued.append((clock[0], delay))
+
+    monkeypatch.setattr(tasks, "HUEY", SimpleNamespace(immediate=False))
+    monkeypatch.setattr(tasks, "check_unchecked_leads", Job())
+    monkeypatch.setattr(tasks, "_next_check", float("-inf"))
+    monkeypatch.setattr(tasks.time, "monotonic", lambda: clock[0])
+
+    for now in (10.0, 10.2, 10.5, 10.9, 11.5, 13.0):
+        clock[0] = now
+        tasks.queue_duplicate_checks([1])
+
+    # Runs at 10.0, 11.0 (covers 10.2 to 10.9), 12.0 (covers 11.5) and 13.0: every commit is
+    # followed by a run, and no two runs are under a second apart.
+    assert queued == [(10.0, 0.0), (10.2, pytest.approx(0.8)), (11.5, pytest.approx(0.5)),
+                      (13.0, 0.0)]
+
+
+def test_the_duplicate_check_job_checks_every_unchecked_lead():
+    project = make_project()
+    anne = make_lead(project, name="Anne Smith")
+    ann = make_lead(project, name="Ann Smith")
+
+    tasks.check_unchecked_leads.call_local()
+
+    assert pairs() == [(anne.pk, ann.pk, PairState.OPEN)]
+    assert Lead.objects.filter(duplicates_checked_at__isnull=True).count() == 0

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from leadflow.accounts import access
 from leadflow.accounts.models import Membership
 from leadflow.core.actor import Actor
+from leadflow.core.cache import config_changed
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.projects.models import (
     DEFAULT_CALL_OUTCOMES,
@@ -43,9 +44,11 @@ DEFAULT_STAGES = [
 def _unique(fn, message: str, field: str = "name"):
     try:
         with transaction.atomic():
-            return fn()
+            result = fn()
     except IntegrityError:
         raise Conflict(message, code="exists", field=field)
+    config_changed()
+    return result
 
 
 def _save_changes(obj, values: dict[str, Any], message: str, after=None):
@@ -327,6 +330,7 @@ def move_stage(stage: Stage, *, actor: Actor, up: bool) -> Stage:
         for position, row in enumerate(ordered, start=1):
             if row.position != position:
                 Stage.objects.filter(pk=row.pk).update(position=position)
+    config_changed()
     stage.refresh_from_db()
     return stage
 
@@ -461,6 +465,7 @@ def _delete_unused(obj, message: str, code: str) -> None:
             obj.delete()
     except ProtectedError:
         raise Conflict(message, code=code)
+    config_changed()
 
 
 SETTINGS_FIELDS = {
@@ -494,4 +499,5 @@ def update_settings(*, actor: Actor, **changes: Any) -> SystemSettings:
         setattr(current, key, value)
     current.updated_at = timezone.now()
     current.save()
+    config_changed()
     return current

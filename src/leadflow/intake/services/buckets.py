@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,8 +10,10 @@ from django.utils import timezone
 from leadflow.accounts import access
 from leadflow.accounts.models import Membership, hash_token, new_secret
 from leadflow.core.actor import Actor
+from leadflow.core.cache import config_changed
 from leadflow.core.errors import Conflict, ErrorCollector, NotFound
 from leadflow.intake.models import Bucket, BucketCreates
+from leadflow.intake.services.context import authenticate
 from leadflow.projects.models import Pool, Project, Source
 
 FIELDS = ("name", "label", "source", "default_manager", "affiliate_id", "active", "creates")
@@ -93,6 +94,7 @@ def update_bucket(bucket: Bucket, *, actor: Actor, **values: Any) -> Bucket:
     try:
         with transaction.atomic():
             bucket.save()
+        config_changed()
     except IntegrityError:
         for key, value in before.items():
             setattr(bucket, key, value)
@@ -107,21 +109,17 @@ def rotate_bucket_key(bucket: Bucket, *, actor: Actor) -> str:
     Bucket.objects.filter(pk=bucket.pk).update(
         key_hash=hash_token(raw), key_prefix=raw[:8], updated_at=timezone.now()
     )
+    config_changed()
     bucket.refresh_from_db()
     return raw
 
 
 def authenticate_bucket(bucket_id: int, raw_key: str | None) -> Bucket | None:
-    """The bucket whose id and key match, found through the key's unique index."""
-    if not raw_key:
-        return None
-    bucket = (
-        Bucket.objects.select_related("project", "source")
-        .filter(key_hash=hash_token(raw_key)).first()
-    )
-    if bucket is None or not hmac.compare_digest(str(bucket.pk), str(bucket_id)):
-        return None
-    return bucket
+    """The bucket whose id and key match (active or not), with its project and source. Its
+    key hash, active flag and update time are read on every call; the rest of what intake
+    reads about it is kept per process (see context.py)."""
+    context = authenticate(bucket_id, raw_key)
+    return context.bucket if context is not None else None
 
 
 def buckets_visible_to(actor: Actor):

@@ -1,6 +1,6 @@
 """Processing a batch of submissions with set-based writes: one lookup of existing keys,
-bulk inserts of leads, keys, search words, timeline events and attempts — the same outcomes,
-events and rules as processing each submission alone (`process_submission`)."""
+multi-row inserts of leads, keys, search words, timeline events and attempts — the same
+outcomes, events and rules as processing each submission alone (`process_submission`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from leadflow.core.db import insert_rows, update_rows
 from leadflow.core.errors import ValidationFailed
 from leadflow.crm.models import Lead, LeadWord
 from leadflow.crm.search import words_of
-from leadflow.intake.keys import derive_keys, scope_for
+from leadflow.intake.keys import derive_keys
 from leadflow.intake.models import (
     Bucket,
     BucketCreates,
@@ -24,6 +24,7 @@ from leadflow.intake.models import (
 )
 from leadflow.intake.models import SubmissionStatus as S
 from leadflow.intake.payload import normalized_values, read_payload
+from leadflow.intake.services.context import context_for
 from leadflow.intake.services.ingest import (
     created_after,
     facts_of,
@@ -34,8 +35,7 @@ from leadflow.intake.services.ingest import (
     routed_owner,
     validate_input,
 )
-from leadflow.intake.tasks import check_possible_duplicates_of
-from leadflow.projects.models import Pool, SystemSettings
+from leadflow.intake.tasks import queue_duplicate_checks
 from leadflow.routing.services.router import Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
@@ -45,21 +45,13 @@ class KeyRace(Exception):
     """A concurrent submission claimed one of the batch's keys first."""
 
 
-def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
-                  batch_id: uuid.UUID) -> bool:
-    """Process freshly stored `rows` in input order in one transaction. Returns False, having
-    changed nothing, when a concurrent writer claimed a key meanwhile: the caller then
-    processes the rows one by one."""
-
-    project = bucket.project
-    settings = SystemSettings.load()
-    scope = scope_for(project.pk, settings)
-    pool = Pool.objects.get(project=project, is_default=True)
-    stage = first_open_stage(project)
-    reason = f"Submitted to bucket {bucket.name}"
-    now = timezone.now()
-
-    plans = []  # (row, data, cleaned, errors, keys)
+def plan_batch(context, rows: list[Submission]) -> list:
+    """Read and validate every payload of a batch, before any transaction: per row (row,
+    input, cleaned values, errors, keys)."""
+    project, settings = context.project, context.settings
+    if context.stage is None:
+        first_open_stage(project)  # Conflict: the project has no open stage
+    plans = []
     for row in rows:
         data, payload_errors = read_payload(row.raw)
         cleaned, errors, keys = {}, [e.as_dict() for e in payload_errors], []
@@ -71,10 +63,24 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
             else:
                 keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
         plans.append((row, data, cleaned, errors, keys))
+    return plans
+
+
+def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
+                  batch_id: uuid.UUID, plans: list | None = None) -> bool:
+    """Process freshly stored `rows` in input order, in one transaction (a savepoint of the
+    caller's). `plans` are the rows' `plan_batch`, when read already. Returns False, having
+    changed nothing, when a concurrent writer claimed a key meanwhile: the caller then
+    processes the rows one by one."""
+    context = context_for(bucket)
+    if plans is None:
+        plans = plan_batch(context, rows)
     try:
         with transaction.atomic():
-            _write(plans, bucket=bucket, project=project, scope=scope, pool=pool, stage=stage,
-                   actor=actor, reason=reason, batch_id=batch_id, now=now)
+            _write(plans, bucket=context.bucket, project=context.project, scope=context.scope,
+                   pool=context.pool, stage=context.stage, rules=context.rules, actor=actor,
+                   reason=f"Submitted to bucket {bucket.name}", batch_id=batch_id,
+                   now=timezone.now())
             if bucket.creates == BucketCreates.CLIENT:
                 from leadflow.clients.services import convert_lead
 
@@ -87,7 +93,7 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
     return True
 
 
-def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_id, now):
+def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, batch_id, now):
     existing = find_canonical(scope, [k for *_, keys in plans for k in keys])
     existing_leads = {
         lead.pk: lead for lead in Lead.objects.filter(pk__in=set(existing.values()))
@@ -95,7 +101,7 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
     }
     claimed: dict[tuple[str, str], int] = {}  # key → index of the new lead in `new`
     new: list[Lead] = []
-    router, decisions = Router(project.pk), []
+    router, decisions = Router(project.pk, rules), []
     outcomes = []  # (row, status, errors, new index | None, duplicate lead or new index, matched)
     for row, data, cleaned, errors, keys in plans:
         if errors:
@@ -124,7 +130,7 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
 
     try:
         with transaction.atomic():
-            Lead.objects.bulk_create(new, batch_size=500)
+            insert_rows(Lead, new, returning=True)
             insert_rows(DuplicateKey, [DuplicateKey(scope=scope, kind=k, value=v, lead=new[i])
                                        for (k, v), i in claimed.items()])
     except IntegrityError:
@@ -146,9 +152,8 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
          "batch_id": batch_id, "occurred_at": now}
         for lead, d in zip(new, decisions, strict=True) if d.routed or has_rules
     ]
-    attempts, label = [], actor.user.email if actor.user else actor.channel
+    rows = []
     for row, status, errors, index, target, matched, data, cleaned in outcomes:
-        lead = new[index] if index is not None else None
         duplicate_of = None
         if target is not None:
             duplicate_of = existing_leads[target[1]] if target[0] == "lead" else new[target[1]]
@@ -157,31 +162,37 @@ def _write(plans, *, bucket, project, scope, pool, stage, actor, reason, batch_i
                  "lead": m["lead"] if "lead" in m else new[m["new"]].pk}
                 for m in matched
             ]
-            events.append({
-                "kind": TimelineKind.LEAD_REGISTERED_AGAIN, "actor": actor, "lead": duplicate_of,
-                "after": {"bucket": bucket.name, "submission": row.pk,
-                          "matched": [{"rule": m["kind"], "value": m["value"]} for m in matched]},
-                "reason": f"Registered again through bucket {bucket.name}",
-                "batch_id": batch_id, "occurred_at": now,
-            })
         outcome = {
-            "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
+            "status": status, "errors": errors,
+            "lead": new[index] if index is not None else None, "duplicate_of": duplicate_of,
             "matched": matched, "normalized": normalized_values(data, cleaned, bucket),
             "attempts": row.attempts + 1, "processed_at": now,
         }
         for key, value in outcome.items():
             setattr(row, key, value)
+        rows.append(row)
+    update_rows(Submission, rows, ["status", "errors", "lead", "duplicate_of", "matched",
+                                   "normalized", "attempts", "processed_at"])
+    label = actor.user.email if actor.user else actor.channel
+    attempts = []
+    for row in rows:
+        duplicate_of = row.duplicate_of
+        if duplicate_of is not None:
+            events.append({
+                "kind": TimelineKind.LEAD_REGISTERED_AGAIN, "actor": actor, "lead": duplicate_of,
+                "after": {"bucket": bucket.name, "submission": row.pk,
+                          "matched": [{"rule": m["kind"], "value": m["value"]}
+                                      for m in row.matched]},
+                "reason": f"Registered again through bucket {bucket.name}",
+                "batch_id": batch_id, "occurred_at": now,
+            })
         attempts.append(SubmissionAttempt(
-            submission=row, at=now, status=status, errors=errors,
-            lead_id_value=lead.pk if lead else None,
-            duplicate_of_id_value=duplicate_of.pk if duplicate_of else None,
-            matched=matched, actor_label=label,
+            submission=row, at=now, status=row.status, errors=row.errors,
+            lead_id_value=row.lead_id, duplicate_of_id_value=row.duplicate_of_id,
+            matched=row.matched, actor_label=label,
         ))
     timeline.record_many(events)
-    update_rows(Submission, [o[0] for o in outcomes],
-                ["status", "errors", "lead", "duplicate_of", "matched", "normalized", "attempts",
-                 "processed_at"])
     insert_rows(SubmissionAttempt, attempts)
     ids = [lead.pk for lead in new]
     if ids:
-        transaction.on_commit(lambda: check_possible_duplicates_of(ids))
+        transaction.on_commit(lambda: queue_duplicate_checks(ids))

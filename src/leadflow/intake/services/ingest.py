@@ -7,20 +7,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
+from leadflow.core.db import insert_row, insert_rows
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.crm.contact import LeadInput, clean_contact, require_reachable
-from leadflow.crm.models import Lead
-from leadflow.crm.search import index_words
+from leadflow.crm.models import Lead, LeadWord
+from leadflow.crm.search import index_words, words_of
 from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
-from leadflow.intake.tasks import check_possible_duplicates
+from leadflow.intake.tasks import queue_duplicate_checks
 from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
 from leadflow.routing.services import loads
 from leadflow.routing.services.router import Decision, LeadFacts, Router
@@ -77,14 +77,17 @@ class Prepared:
     stage: Stage
 
 
-def prepare(project: Project, data: LeadInput) -> Prepared:
+def prepare(project: Project, data: LeadInput, *, settings: SystemSettings | None = None,
+            stage: Stage | None = None) -> Prepared:
     """Validate `data` and read what ingest needs, without writing. Raises ValidationFailed.
     Callers that wrap ingest in a longer transaction call this first, so the transaction (and
-    SQLite's write lock) covers only the writes."""
+    SQLite's write lock) covers only the writes; callers that hold the system settings and the
+    first open stage already pass them."""
     cleaned = validate_input(project, data)
-    settings = SystemSettings.load()
+    settings = settings or SystemSettings.load()
     keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
-    return Prepared(cleaned, scope_for(project.pk, settings), keys, first_open_stage(project))
+    return Prepared(cleaned, scope_for(project.pk, settings), keys,
+                    stage or first_open_stage(project))
 
 
 def ingest(
@@ -103,6 +106,8 @@ def ingest(
     prepared: Prepared | None = None,
     route: bool = False,
     client=None,
+    rules: list | None = None,
+    savepoint: bool = True,
 ) -> IngestResult:
     """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
     the lead it duplicates (`reject`), fill that lead's blanks with the new values (`merge`, after
@@ -116,7 +121,11 @@ def ingest(
     lead links to the client and holds all its keys non-canonically.
 
     With `route` and no `owner`, the router picks the new lead's owner and pool in the creating
-    transaction (direct-to-user, then distribution rules).
+    transaction (direct-to-user, then distribution rules; `rules`, the project's active rules
+    as the caller keeps them, spare reading them).
+
+    A caller that runs ingest inside a savepoint of its own, and rolls back to it on any error,
+    passes `savepoint=False` to spare a second one.
 
     Timeline: LEAD_CREATED (and LEAD_ROUTED when routed) on the new lead, DUPLICATE_MERGED on a
     merged-into lead, CLIENT_LEAD_ADDED on the client of an upsell lead.
@@ -127,12 +136,13 @@ def ingest(
         prepared.cleaned, prepared.scope, prepared.keys, prepared.stage
     )
     for _attempt in range(ATTEMPTS):
-        with transaction.atomic():
-            matches = _find_matches(scope, keys) if client is None else []
+        with transaction.atomic(savepoint=savepoint):
+            matches, holders = _find_matches(scope, keys) if client is None else ([], {})
             if matches and on_duplicate != "keep_both":
-                target = Lead.objects.get(pk=matches[0]["lead"])
                 if on_duplicate == "reject":
-                    return IngestResult(duplicate_of=target, matches=matches, cleaned=cleaned)
+                    return IngestResult(duplicate_of=holders[matches[0]["lead"]],
+                                        matches=matches, cleaned=cleaned)
+                target = Lead.objects.get(pk=matches[0]["lead"])
                 if merge_check is not None:
                     merge_check(target)
                 _merge_into(target, cleaned, scope, keys, matches, actor=actor, batch_id=batch_id)
@@ -145,10 +155,11 @@ def ingest(
                         actor=actor, source=source, pool=pool, owner=owner, stage=stage,
                         reason=reason, batch_id=batch_id, bucket=bucket, route=route,
                         client=client,
+                        rules=rules,
                     )
             except IntegrityError:
                 continue  # a concurrent caller claimed one of the keys first: look again
-            duplicate_of = Lead.objects.get(pk=matches[0]["lead"]) if matches else None
+            duplicate_of = holders[matches[0]["lead"]] if matches else None
             return IngestResult(lead=lead, created=True, duplicate_of=duplicate_of, matches=matches,
                                 cleaned=cleaned)
     raise Conflict("The contact keys are being changed concurrently; try again.", code="busy")
@@ -169,21 +180,36 @@ def find_canonical(scope: str, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     return found
 
 
-def _find_matches(scope: str, keys: list[tuple[str, str]]) -> list[dict]:
+HOLDER_FIELDS = ["id", "project_id", "name"]
+
+
+def _find_matches(scope: str, keys: list[tuple[str, str]]) -> tuple[list[dict], dict[int, Lead]]:
+    """The canonical holders of `keys`, in key order, with each holding lead (its id, project
+    and name loaded; other fields load on access). One statement: `kind IN (…) AND value IN
+    (…)` seeks the canonical unique index once per combination (an OR of pairs would make both
+    planners scan the scope); combinations that are no key are dropped here."""
     if not keys:
-        return []
-    condition = Q()
-    for kind, value in keys:
-        condition |= Q(kind=kind, value=value)
-    found = {
-        (k.kind, k.value): k.lead_id
-        for k in DuplicateKey.objects.filter(condition, scope=scope, canonical=True)
-    }
-    return [
+        return [], {}
+    kinds, values = list(dict.fromkeys(k for k, _ in keys)), list(dict.fromkeys(v for _, v in keys))
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT k.kind, k.value, l.id, l.project_id, l.name "
+        f"FROM {quote(DuplicateKey._meta.db_table)} k "
+        f"JOIN {quote(Lead._meta.db_table)} l ON l.id = k.lead_id "
+        f"WHERE k.scope = %s AND k.canonical AND k.kind IN ({', '.join(['%s'] * len(kinds))}) "
+        f"AND k.value IN ({', '.join(['%s'] * len(values))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [scope, *kinds, *values])
+        rows = cursor.fetchall()
+    found = {(kind, value): lead_id for kind, value, lead_id, _project, _name in rows}
+    holders = {row[2]: Lead.from_db(connection.alias, HOLDER_FIELDS, row[2:]) for row in rows}
+    matches = [
         {"kind": kind, "value": value, "lead": found[(kind, value)]}
         for kind, value in keys
         if (kind, value) in found
     ]
+    return matches, holders
 
 
 def facts_of(cleaned: dict, data: LeadInput, *, source, bucket) -> LeadFacts:
@@ -261,32 +287,31 @@ def created_after(lead: Lead, *, source, pool, stage, owner, bucket) -> dict:
 
 def _create(
     project, cleaned, data, scope, keys, matches, *, actor, source, pool, owner, stage, reason,
-    batch_id, bucket, route=False, client=None,
+    batch_id, bucket, route=False, client=None, rules=None,
 ) -> Lead:
     decision = router = None
     if route and owner is None:
-        router = Router(project.pk)
+        router = Router(project.pk, rules)
         decision = router.decide(facts_of(cleaned, data, source=source, bucket=bucket),
                                  bucket=bucket, source=source, pool=pool)
         owner, pool = routed_owner(decision, pool, router)
     lead = new_lead(project, cleaned, data, source=source, pool=pool, owner=owner, stage=stage,
                     bucket=bucket, now=timezone.now())
     lead.client = client
-    lead.save(force_insert=True)
+    insert_row(Lead, lead)
     if router is not None:
         router.flush()
         notify_routed([(lead, decision)])
     elif owner is not None:
         loads.shift(project.pk, {owner.pk: 1})
     taken = {(m["kind"], m["value"]) for m in matches}
-    DuplicateKey.objects.bulk_create(
-        [
-            DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
-                         canonical=client is None and (k, v) not in taken)
-            for k, v in keys
-        ]
-    )
-    index_words(lead)
+    insert_rows(DuplicateKey, [
+        DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
+                     canonical=client is None and (k, v) not in taken)
+        for k, v in keys
+    ])
+    insert_rows(LeadWord, [LeadWord(lead=lead, word=w)
+                           for w in sorted(words_of(lead.name, lead.company))])
     after = created_after(lead, source=source, pool=pool, stage=stage, owner=owner, bucket=bucket)
     if matches:
         after["kept_beside"] = matches[0]["lead"]
@@ -302,7 +327,7 @@ def _create(
         events.append({"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead,
                        "after": decision.explain, "batch_id": batch_id})
     timeline.record_many(events)
-    transaction.on_commit(lambda: check_possible_duplicates(lead.pk))
+    transaction.on_commit(lambda: queue_duplicate_checks([lead.pk]))
     return lead
 
 

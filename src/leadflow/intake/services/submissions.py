@@ -1,9 +1,12 @@
-"""Submissions: store the raw payload first, then process it through `ingest`; reprocess; the
-sweep that finishes submissions a crash left `new`."""
+"""Submissions: each is stored verbatim and processed through `ingest` in one transaction,
+the processing inside a savepoint, so a processing failure still stores the raw payload (left
+`new`, with the error) and a crash stores nothing the client was told of; reprocess; the sweep
+that finishes submissions left `new`."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +15,9 @@ from django.utils import timezone
 
 from leadflow.accounts import access
 from leadflow.core.actor import Actor
-from leadflow.core.errors import Conflict, PermissionDenied, ValidationFailed
+from leadflow.core.db import insert_row, insert_rows, update_row
+from leadflow.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from leadflow.crm.contact import LeadInput
 from leadflow.intake.models import (
     Bucket,
     BucketCreates,
@@ -21,9 +26,9 @@ from leadflow.intake.models import (
     SubmissionStatus,
 )
 from leadflow.intake.payload import normalized_values, read_payload
-from leadflow.intake.services.bulk import process_batch
-from leadflow.intake.services.ingest import ingest, prepare
-from leadflow.projects.models import Pool
+from leadflow.intake.services.bulk import plan_batch, process_batch
+from leadflow.intake.services.context import BucketContext, context_for, load_context
+from leadflow.intake.services.ingest import Prepared, ingest, prepare
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
@@ -57,46 +62,99 @@ def _new_row(bucket: Bucket, payload: dict, channel: str, key: str | None,
     )
 
 
-def _store(bucket: Bucket, rows: list[Submission], keys: list[str]) -> None:
-    """Persist raw payloads in their own transaction, before any processing can fail."""
-    with transaction.atomic():
-        if keys:
-            # A key older than the window is free again: the old row lets go of it.
-            Submission.objects.filter(
-                bucket=bucket, idempotency_key__in=keys,
-                created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW,
-            ).update(idempotency_key=None)
-        Submission.objects.bulk_create(rows)
+def _release_keys(bucket: Bucket, keys: list[str]) -> None:
+    """A key older than the window is free again: the old row lets go of it."""
+    if keys:
+        Submission.objects.filter(
+            bucket=bucket, idempotency_key__in=keys,
+            created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW,
+        ).update(idempotency_key=None)
+
+
+def _record_failure(row: Submission, exc: Exception) -> None:
+    """A stored submission whose processing failed stays `new` (the sweep takes it again),
+    with the error."""
+    if isinstance(exc, DomainError):
+        error = {"field": "submission", "code": exc.code, "message": str(exc)}
+    else:
+        error = {"field": "submission", "code": "processing_failed",
+                 "message": f"Processing failed ({type(exc).__name__}); it is retried."}
+    Submission.objects.filter(pk=row.pk).update(errors=[error])
+    row.errors = [error]
+
+
+@dataclass
+class Plan:
+    """What processing a payload needs, read and validated before any transaction."""
+
+    data: LeadInput
+    errors: list[dict]
+    prepared: Prepared | None = None
+
+
+def plan_submission(context: BucketContext, raw: dict) -> Plan:
+    """Read and validate a payload. Raises Conflict when the project has no open stage."""
+    data, payload_errors = read_payload(raw)
+    plan = Plan(data, [e.as_dict() for e in payload_errors])
+    if not plan.errors:
+        try:
+            plan.prepared = prepare(context.project, data, settings=context.settings,
+                                    stage=context.stage)
+        except ValidationFailed as exc:
+            plan.errors = [e.as_dict() for e in exc.errors]
+    return plan
 
 
 def submit(
     bucket: Bucket, payload: dict[str, Any], *, channel: str = "api",
     idempotency_key: str | None = None, source=None,
 ) -> Submission:
-    """Take one submission into an active bucket: store it verbatim, then process it. With an
-    idempotency key, a retry within 24 hours returns the first submission unchanged.
+    """Take one submission into an active bucket: store it verbatim and process it, in one
+    transaction. Processing runs in a savepoint: should it fail, the submission is stored
+    `new` with the error (the sweep retries it) and the error is raised. With an idempotency
+    key, a retry within 24 hours returns the first submission unchanged.
     Errors: PermissionDenied (inactive bucket; nothing stored)."""
     _check_active(bucket)
     key = (idempotency_key or "").strip()[:200] or None
     if key and (first := _replayed(bucket, key)) is not None:
         return first
-    row = _new_row(bucket, payload, channel, key, source)
+    context = context_for(bucket)
+    row = _new_row(context.bucket, payload, channel, key, source)
+    plan = failure = None
     try:
-        _store(bucket, [row], [key] if key else [])
+        # Reading and validating come before the transaction, which then holds SQLite's write
+        # lock only for the writes.
+        plan = plan_submission(context, payload)
+    except Conflict as exc:
+        failure = exc
+    try:
+        with transaction.atomic():
+            _release_keys(context.bucket, [key] if key else [])
+            insert_row(Submission, row)
+            if failure is None:
+                try:
+                    process_submission(row, actor=INTAKE, bucket=context.bucket, plan=plan)
+                except Exception as exc:  # noqa: BLE001 - stored as new, raised after commit
+                    failure = exc
+            if failure is not None:
+                _record_failure(row, failure)
     except IntegrityError:
         first = _replayed(bucket, key) if key else None
         if first is None:
             raise
         return first  # a concurrent retry with the same key stored it first
-    return process_submission(row, actor=INTAKE, bucket=bucket)
+    if failure is not None:
+        raise failure
+    return row
 
 
 def submit_batch(
     bucket: Bucket, payloads: list[dict[str, Any]], *, channel: str = "api",
     idempotency_key: str | None = None,
 ) -> list[Submission]:
-    """Take up to 1,000 submissions: all stored verbatim in one transaction, then processed in
-    input order, so a later copy of an earlier item is a duplicate of the lead it created.
+    """Take up to 1,000 submissions: stored verbatim and processed in input order, in one
+    transaction, so a later copy of an earlier item is a duplicate of the lead it created.
+    When processing fails, the submissions are stored `new` with the error, which is raised.
     With an idempotency key, a retry within 24 hours returns the first batch's submissions."""
     _check_active(bucket)
     if len(payloads) > MAX_BATCH:
@@ -107,50 +165,57 @@ def submit_batch(
         found = {s.idempotency_key: s for s in Submission.objects.filter(
             bucket=bucket, idempotency_key__in=keys)}
         return [found[k] for k in keys if k in found]
-    rows = [
-        _new_row(bucket, p, channel, keys[i] if keys else None) for i, p in enumerate(payloads)
-    ]
-    _store(bucket, rows, keys)
-    batch_id = uuid.uuid4()
-    if process_batch(bucket, rows, actor=INTAKE, batch_id=batch_id):
+    context = context_for(bucket)
+    rows = [_new_row(context.bucket, p, channel, keys[i] if keys else None)
+            for i, p in enumerate(payloads)]
+    batch_id, plans, failure, done = uuid.uuid4(), None, None, False
+    try:
+        plans = plan_batch(context, rows)
+    except Conflict as exc:
+        failure = exc
+    with transaction.atomic():
+        _release_keys(context.bucket, keys)
+        insert_rows(Submission, rows, returning=True)
+        if failure is None:
+            try:
+                done = process_batch(context.bucket, rows, actor=INTAKE, batch_id=batch_id,
+                                     plans=plans)
+            except Exception as exc:  # noqa: BLE001 - stored as new, raised after commit
+                failure = exc
+        if failure is not None:
+            for row in rows:
+                _record_failure(row, failure)
+    if failure is not None:
+        raise failure
+    if done:
         return rows
-    # A concurrent submission claimed a key meanwhile: fall back to one at a time, in order.
+    # A concurrent submission claimed a key meanwhile: process one at a time, in order.
     return [process_submission(Submission.objects.get(pk=row.pk), actor=INTAKE,
-                               batch_id=batch_id, bucket=bucket) for row in rows]
+                               batch_id=batch_id, bucket=context.bucket) for row in rows]
 
 
 def process_submission(
     submission: Submission, *, actor: Actor, batch_id: uuid.UUID | None = None,
-    bucket: Bucket | None = None,
+    bucket: Bucket | None = None, plan: Plan | None = None,
 ) -> Submission:
-    """Run one processing attempt: read the payload, `ingest` it into the bucket's project,
-    and record the outcome (processed, duplicate or rejected) and the attempt. The submission
-    row is updated conditionally on the state read, so two processors never both win.
+    """Run one processing attempt of a stored submission: read the payload (unless `plan`
+    holds it read), `ingest` it into the bucket's project, and record the outcome
+    (processed, duplicate or rejected) and the attempt. The submission row is updated
+    conditionally on the state read, so two processors never both win.
 
     Timeline: LEAD_CREATED (by ingest) on a new lead; LEAD_REGISTERED_AGAIN on the lead a
     submission duplicates, with the keys that matched. Errors: Conflict (already processed, or
-    processed concurrently)."""
-    if bucket is None or bucket.pk != submission.bucket_id:
-        bucket = Bucket.objects.select_related("project", "source", "default_manager").get(
-            pk=submission.bucket_id
-        )
-    project = bucket.project
-    data, payload_errors = read_payload(submission.raw)
+    processed concurrently, or the project has no open stage)."""
+    if bucket is not None and bucket.pk == submission.bucket_id:
+        context = context_for(bucket)
+    else:
+        context = load_context(submission.bucket_id)
+    bucket = context.bucket
     seen_status, seen_attempts = submission.status, submission.attempts
     if seen_status == SubmissionStatus.PROCESSED:
         raise Conflict("This submission was processed already.", code="processed")
-    errors = [e.as_dict() for e in payload_errors]
-    prepared = None
-    if not errors:
-        # Validation and reads happen before the transaction, which then holds SQLite's
-        # single write lock only for the writes.
-        try:
-            prepared = prepare(project, data)
-        except ValidationFailed as exc:
-            errors = [e.as_dict() for e in exc.errors]
-        else:
-            pool = Pool.objects.get(project=project, is_default=True)
-            source = submission.source if submission.source_id else bucket.source
+    plan = plan or plan_submission(context, submission.raw)
+    errors = plan.errors
     now = timezone.now()
     with transaction.atomic():
         lead = duplicate_of = None
@@ -159,11 +224,14 @@ def process_submission(
         if errors:
             status = SubmissionStatus.REJECTED
         else:
+            source = submission.source if submission.source_id else context.source
             try:
+                # This block rolls back as a whole on any error: ingest needs no savepoint.
                 result = ingest(
-                    project, data, actor=actor, source=source, pool=pool, route=True,
-                    bucket=bucket, batch_id=batch_id, prepared=prepared,
-                    reason=f"Submitted to bucket {bucket.name}",
+                    context.project, plan.data, actor=actor, source=source, pool=context.pool,
+                    route=True, rules=context.rules, bucket=bucket, batch_id=batch_id,
+                    prepared=plan.prepared, reason=f"Submitted to bucket {bucket.name}",
+                    savepoint=False,
                 )
             except ValidationFailed as exc:
                 status, errors = SubmissionStatus.REJECTED, [e.as_dict() for e in exc.errors]
@@ -180,29 +248,30 @@ def process_submission(
                     status, duplicate_of = SubmissionStatus.DUPLICATE, result.duplicate_of
         outcome = {
             "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
-            "matched": matched, "normalized": normalized_values(data, normalized, bucket),
+            "matched": matched, "normalized": normalized_values(plan.data, normalized, bucket),
             "attempts": seen_attempts + 1, "processed_at": now,
         }
-        changed = Submission.objects.filter(
-            pk=submission.pk, status=seen_status, attempts=seen_attempts
-        ).update(**outcome)
+        changed = update_row(Submission, submission.pk, outcome,
+                             where={"status": seen_status, "attempts": seen_attempts})
         if changed != 1:
             raise Conflict("This submission is being processed by someone else.", code="busy")
-        SubmissionAttempt.objects.create(
+        insert_rows(SubmissionAttempt, [SubmissionAttempt(
             submission=submission, at=now, status=status, errors=errors,
             lead_id_value=lead.pk if lead else None,
             duplicate_of_id_value=duplicate_of.pk if duplicate_of else None, matched=matched,
             actor_label=actor.user.email if actor.user else actor.channel,
-        )
+        )])
         if duplicate_of is not None and seen_status != SubmissionStatus.DUPLICATE:
-            timeline.record(
-                TimelineKind.LEAD_REGISTERED_AGAIN, actor=actor, lead=duplicate_of,
-                after={"bucket": bucket.name, "submission": submission.pk,
-                       "matched": [{"rule": m["kind"], "value": m["value"]} for m in matched]},
-                reason=f"Registered again through bucket {bucket.name}", batch_id=batch_id,
-            )
-    for key, value in outcome.items():
-        setattr(submission, key, value)
+            timeline.record_many([{
+                "kind": TimelineKind.LEAD_REGISTERED_AGAIN, "actor": actor, "lead": duplicate_of,
+                "after": {"bucket": bucket.name, "submission": submission.pk,
+                          "matched": [{"rule": m["kind"], "value": m["value"]}
+                                      for m in matched]},
+                "reason": f"Registered again through bucket {bucket.name}",
+                "batch_id": batch_id,
+            }])
+    for name, value in outcome.items():
+        setattr(submission, name, value)
     return submission
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from leadflow.accounts import access
 from leadflow.core.actor import Actor
+from leadflow.core.cache import config_changed
 from leadflow.core.errors import ErrorCollector, NotFound
 from leadflow.projects.models import Pool, Project, Source
 from leadflow.projects.services import _check_members, _check_name, _save_changes, _unique
@@ -328,6 +329,7 @@ def move_rule(rule: DistributionRule, *, actor: Actor, up: bool) -> Distribution
         for position, row in enumerate(ordered, start=1):
             if row.position != position:
                 DistributionRule.objects.filter(pk=row.pk).update(position=position)
+    config_changed()
     rule.refresh_from_db()
     return rule
 
@@ -336,3 +338,4 @@ def delete_rule(rule: DistributionRule, *, actor: Actor) -> None:
     """Delete a rule (managers); leads it routed keep their owner and timeline."""
     access.require_manager(actor, rule.project_id)
     rule.delete()
+    config_changed()

@@ -10,9 +10,13 @@ Each decision is explained with compact codes for the timeline:
 `cur` is the rotation cursor before and after; `why` says why nobody was picked (no_match,
 no_candidate).
 
-Rotation state is read under a row lock (PostgreSQL `SELECT … FOR UPDATE`; SQLite's write
-transactions are serialized already) and written before the transaction ends, so concurrent
-intakes take turns and the rotation stays fair."""
+Conditions are matched against the project's active rules as read without locks, or as a
+caller keeps them (intake keeps them per process, at most a few seconds old, so a project
+without rules costs intake no query). Once a rule matches, the active rules are read again
+under row locks (PostgreSQL `SELECT … FOR UPDATE`, in rule order, so two routers never
+deadlock; SQLite's write transactions are serialized already) and the matching rule's current
+row decides; its rotation state is written before the transaction ends, so concurrent intakes
+take turns and the rotation stays fair."""
 
 from __future__ import annotations
 
@@ -68,14 +72,23 @@ def rule_matches(rule: DistributionRule, facts: LeadFacts) -> bool:
     return True
 
 
+def active_rules(project_id: int) -> list[DistributionRule]:
+    """The project's active distribution rules in order, with their pools (no locks)."""
+    return list(DistributionRule.objects.filter(project_id=project_id, active=True)
+                .select_related("pool").order_by("position", "id"))
+
+
 class Router:
     """Routing for one project inside one transaction; `decide()` per lead, then `flush()`
     writes the rotation state and the open-lead counters it changed."""
 
-    def __init__(self, project_id: int):
+    def __init__(self, project_id: int, rules: list[DistributionRule] | None = None):
+        """`rules`: the project's active rules in order, as the caller keeps them (only read
+        here, never changed), for matching."""
         self.project_id = project_id
-        self._rules: list[DistributionRule] | None = None
+        self._rules: list[DistributionRule] | None = rules
         self._locked: dict[int, DistributionRule] = {}
+        self._lock_taken = False
         self._members: dict[int, list[int]] = {}
         self._away: set[int] = set()
         self.emails: dict[int, str] = {}
@@ -85,19 +98,10 @@ class Router:
 
     # --- reading --------------------------------------------------------------------------
 
-    def rules(self, *, lock: bool = False) -> list[DistributionRule]:
-        """The project's active rules in order. With `lock` (inside the routing transaction)
-        they are read under row locks on PostgreSQL — always in the same order, so two routers
-        never deadlock — and their rotation state is current; SQLite's write transaction holds
-        the one write lock already."""
+    def rules(self) -> list[DistributionRule]:
+        """The project's active rules in order, for matching."""
         if self._rules is None:
-            qs = (DistributionRule.objects.filter(project_id=self.project_id, active=True)
-                  .select_related("pool").order_by("position", "id"))
-            if lock and connection.features.has_select_for_update:
-                qs = qs.select_for_update(of=("self",))
-            self._rules = list(qs)
-            if lock:
-                self._locked.update((rule.pk, rule) for rule in self._rules)
+            self._rules = active_rules(self.project_id)
         return self._rules
 
     def members(self, pool_id: int) -> list[int]:
@@ -125,14 +129,18 @@ class Router:
             self._loaded_users.update(missing)
         return {u: self._loads.get(u, 0) for u in user_ids}
 
-    def _locked_rule(self, rule: DistributionRule) -> DistributionRule:
-        """The rule with its rotation state read under a row lock (once per transaction)."""
-        if rule.pk not in self._locked:
+    def _locked_rule(self, rule: DistributionRule) -> DistributionRule | None:
+        """The rule's current row, its rotation state read under a row lock, or None when it
+        is no longer active. The first call of a transaction reads every active rule of the
+        project so, in rule order, as before the first lead's routing."""
+        if not self._lock_taken:
+            qs = (DistributionRule.objects.filter(project_id=self.project_id, active=True)
+                  .select_related("pool").order_by("position", "id"))
             if connection.features.has_select_for_update:
-                rule = DistributionRule.objects.select_related("pool").select_for_update(
-                    of=("self",)).get(pk=rule.pk)
-            self._locked[rule.pk] = rule
-        return self._locked[rule.pk]
+                qs = qs.select_for_update(of=("self",))
+            self._locked.update((row.pk, row) for row in qs)
+            self._lock_taken = True
+        return self._locked.get(rule.pk)
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -154,9 +162,12 @@ class Router:
             if skipped:
                 explain["skip"] = skipped
             return Decision(target_id, target_pool, explain)
-        for rule in self.rules(lock=True):
+        for rule in self.rules():
             if rule_matches(rule, facts):
-                return self._by_rule(self._locked_rule(rule), skipped)
+                current = self._locked_rule(rule)
+                # A kept copy may be a few seconds old: the current row decides.
+                if current is not None and rule_matches(current, facts):
+                    return self._by_rule(current, skipped)
         explain = {"via": "none", "why": "no_match"}
         if skipped:
             explain["skip"] = skipped
@@ -236,6 +247,7 @@ class Router:
     def forget(self) -> None:
         """Drop what `decide()` changed (the transaction rolled back)."""
         self._locked.clear()
+        self._lock_taken = False
         self._loads.clear()
         self._loaded_users.clear()
         self._deltas = {}
