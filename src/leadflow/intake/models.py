@@ -96,9 +96,10 @@ class SubmissionStatus(models.TextChoices):
 
 
 class Submission(models.Model):
-    """One person as it arrived: the raw payload verbatim (stored before any processing, in its
-    own transaction), the normalized form, the outcome and links to the lead it created or
-    duplicated. Stays in the bucket's history for audit."""
+    """One person as it arrived: the raw payload verbatim (stored in the transaction that
+    processes it, the processing in a savepoint, so a failed processing keeps it `new`), the
+    normalized form, the outcome and links to the lead it created or duplicated. Stays in the
+    bucket's history for audit."""
 
     bucket = models.ForeignKey(Bucket, on_delete=models.PROTECT, related_name="submissions",
                                db_index=False)
