@@ -78,6 +78,7 @@ class People:
 
 
 def set_rule(cast, method: str | None):
+    from leadflow.core.cache import config_changed
     from leadflow.projects.models import Pool
     from leadflow.routing.models import DistributionRule
 
@@ -87,9 +88,11 @@ def set_rule(cast, method: str | None):
             project=cast.project, name=method, method=method,
             pool=Pool.objects.get(project=cast.project, is_default=True),
         )
+    config_changed()  # as the rule services do: intake must not match the previous case's rules
 
 
 def time_cost(args, cast, bucket) -> dict:
+    from leadflow.crm.models import Lead
     from leadflow.intake.services.submissions import submit
 
     people = People()
@@ -106,6 +109,8 @@ def time_cost(args, cast, bucket) -> dict:
                 result = submit(bucket, payload)
                 times[case].append(time.perf_counter() - start)
                 assert result.status == "processed", result.errors
+                owner = Lead.objects.filter(pk=result.lead_id).values_list("owner_id", flat=True)
+                assert (owner.get() is not None) == (case is not None), case
     base = times[None]
     out = {"none": {"mean": statistics.mean(base) * 1000, "p50": statistics.median(base) * 1000}}
     for case in cases[1:]:
