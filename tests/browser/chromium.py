@@ -28,3 +28,24 @@ def chromium_page(width: int = 1280):
         finally:
             context.close()
             browser.close()
+
+
+def log_in(page, url: str, email: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def log_out(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+def nav(page, name: str):
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)

@@ -4,16 +4,8 @@ the new client's page, with the lead under it and the conversion on its timeline
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chromium import chromium_page
+from tests.browser.chromium import chromium_page, log_in
 from tests.factories import make_lead, make_project, make_user
-
-
-def log_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 @pytest.mark.browser

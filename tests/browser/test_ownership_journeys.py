@@ -6,25 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chromium import chromium_page
+from tests.browser.chromium import chromium_page, log_in, log_out, nav
 from tests.factories import make_lead, make_project, make_user
-
-
-def log_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-
-
-def log_out(page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("button", name="Log in")).to_be_visible()
-
-
-def nav(page, name: str):
-    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
 
 
 @pytest.mark.browser
