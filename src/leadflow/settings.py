@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "leadflow.routing",
     "leadflow.jobs",
     "leadflow.tags",
+    "leadflow.lists",
     "leadflow.timeline",
     "leadflow.web",
 ]

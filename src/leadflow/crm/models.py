@@ -137,6 +137,11 @@ class Lead(models.Model):
         "clients.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
     )
     converted_at = models.DateTimeField(null=True, blank=True)
+    # The lead's home list (at most one); deleting the list unlinks its leads.
+    list = models.ForeignKey(
+        "lists.LeadList", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )
     duplicates_checked_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -156,6 +161,8 @@ class Lead(models.Model):
             models.Index(fields=["pool", "created_at", "id"], name="lead_pool_created"),
             models.Index(fields=["source", "created_at", "id"], name="lead_source_created"),
             models.Index(fields=["bucket", "created_at", "id"], name="lead_bucket_created"),
+            models.Index(fields=["list", "created_at", "id"], name="lead_list_created",
+                         condition=Q(list__isnull=False)),
             models.Index(fields=["claimed_by", "claimed_until"], name="lead_claim"),
             models.Index(fields=["claimed_until"], condition=Q(claimed_until__isnull=False),
                          name="lead_claim_until"),
