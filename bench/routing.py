@@ -13,7 +13,8 @@ Cost: --intakes submissions through the intake service (`submit`: stored, proces
 `ingest`, recorded) with no distribution rule, then the same number with one rule for each
 method (round robin, weighted, least loaded); the figure is the difference of the mean and of
 the median time per submission, interleaved in rounds of 100 so drift in the machine falls on
-both sides alike.
+both sides alike; and of the CPU time per submission (this process's thread time plus, on
+PostgreSQL, its backend's), which other work on the machine does not inflate.
 
 Fairness: --fair submissions from --threads concurrent clients (Django's test client in
 threads, each with its own database connection) to a round-robin rule with equal weights;
@@ -23,6 +24,7 @@ prints each agent's count and the largest distance from the fair share.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -32,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import intake_http  # noqa: E402
 import leads_api  # noqa: E402
 
 TARGET_MS = 2.0
@@ -91,6 +94,19 @@ def set_rule(cast, method: str | None):
     config_changed()  # as the rule services do: intake must not match the previous case's rules
 
 
+def backend_cpu() -> float:
+    """CPU seconds this connection's database backend has used (PostgreSQL; 0 on SQLite,
+    whose work runs in this process and counts in its thread time)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    return intake_http.cpu_times([pid]).get(pid, 0.0)
+
+
 def time_cost(args, cast, bucket) -> dict:
     from leadflow.crm.models import Lead
     from leadflow.intake.services.submissions import submit
@@ -98,26 +114,34 @@ def time_cost(args, cast, bucket) -> dict:
     people = People()
     cases = [None, "round_robin", "weighted", "least_loaded"]
     times: dict[str | None, list[float]] = {case: [] for case in cases}
+    cpu: dict[str | None, float] = dict.fromkeys(cases, 0.0)
     for _ in range(3 * ROUND // 10):  # warm up
         submit(bucket, people.next())
     for _round in range(max(1, args.intakes // ROUND)):
         for case in cases:
             set_rule(cast, case)
+            began_cpu = time.thread_time() + backend_cpu()
             for _ in range(ROUND):
                 payload = people.next()
                 start = time.perf_counter()
                 result = submit(bucket, payload)
                 times[case].append(time.perf_counter() - start)
                 assert result.status == "processed", result.errors
-                owner = Lead.objects.filter(pk=result.lead_id).values_list("owner_id", flat=True)
-                assert (owner.get() is not None) == (case is not None), case
-    base = times[None]
-    out = {"none": {"mean": statistics.mean(base) * 1000, "p50": statistics.median(base) * 1000}}
+            cpu[case] += time.thread_time() + backend_cpu() - began_cpu
+            routed = Lead.objects.filter(pk__gt=result.lead_id - ROUND, pk__lte=result.lead_id,
+                                         owner__isnull=False).count()
+            assert routed == (ROUND if case is not None else 0), (case, routed)
+
+    def row(case):
+        n = len(times[case])
+        return {"mean": statistics.mean(times[case]) * 1000,
+                "p50": statistics.median(times[case]) * 1000, "cpu": cpu[case] * 1000 / n}
+
+    out = {"none": row(None)}
     for case in cases[1:]:
-        mean = statistics.mean(times[case]) * 1000
-        p50 = statistics.median(times[case]) * 1000
-        out[case] = {"mean": mean, "p50": p50, "added_mean": mean - out["none"]["mean"],
-                     "added_p50": p50 - out["none"]["p50"]}
+        out[case] = row(case)
+        for key in ("mean", "p50", "cpu"):
+            out[case][f"added_{key}"] = out[case][key] - out["none"][key]
     return out
 
 
@@ -171,11 +195,18 @@ def main(argv=None) -> int:
     print(f"routing benchmark on {args.database}: {args.agents} agents, "
           f"{args.intakes} submissions per case", flush=True)
     cost = time_cost(args, cast, bucket)
-    print(f"{'case':<14}{'mean ms':>9}{'p50 ms':>9}{'added mean':>12}{'added p50':>11}")
+    print(f"{'case':<14}{'mean ms':>9}{'p50 ms':>9}{'CPU ms':>8}"
+          f"{'added mean':>12}{'added p50':>11}{'added CPU':>11}")
     for case, row in cost.items():
-        print(f"{case:<14}{row['mean']:>9.2f}{row['p50']:>9.2f}"
-              f"{row.get('added_mean', 0):>12.2f}{row.get('added_p50', 0):>11.2f}")
+        print(f"{case:<14}{row['mean']:>9.2f}{row['p50']:>9.2f}{row['cpu']:>8.2f}"
+              f"{row.get('added_mean', 0):>12.2f}{row.get('added_p50', 0):>11.2f}"
+              f"{row.get('added_cpu', 0):>11.2f}")
+    load = os.getloadavg()[0]
+    print(f"load average {load:.2f} on {os.cpu_count()} CPUs; CPU: this process's thread time "
+          "plus, on PostgreSQL, its backend's", flush=True)
     worst = max(row["added_mean"] for case, row in cost.items() if case != "none")
+    if not args.fair:
+        return 0
     fair = fairness(args, cast, bucket, key)
     print(f"fairness: {args.fair} submissions from {args.threads} clients at "
           f"{fair['rate']:.0f}/s, {fair['failures']} failed; per agent "

@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 
 from leadflow.accounts.models import Notification
-from leadflow.accounts.services import set_away
+from leadflow.accounts.services import set_away, update_user
+from leadflow.core.actor import Actor
 from leadflow.crm.models import Lead
 from leadflow.intake.services.submissions import submit_batch
 from leadflow.projects import services as project_services
@@ -127,6 +128,20 @@ def test_away_members_and_members_at_their_cap_are_skipped_with_a_code():
 
     assert lead.owner_id == c.pk
     assert routed_event(lead)["skip"] == {str(a.pk): "away", str(b.pk): "cap"}
+
+
+def test_an_agent_going_away_or_deactivated_between_two_intakes_gets_no_more_leads():
+    project, _manager, (a, b, c) = team()
+    bucket, _key = make_bucket(project)
+    rule(project, method="round_robin")
+    submit(bucket, person(1))  # the process now keeps the pool's members
+
+    set_away(project.pk, a, True, actor=SYSTEM)
+    update_user(b, actor=Actor(make_user(admin=True), "api"), is_active=False)
+    leads = [submit(bucket, person(n)).lead for n in range(2, 5)]
+
+    assert {lead.owner_id for lead in leads} == {c.pk}
+    assert routed_event(leads[0])["cand"] == sorted([a.pk, c.pk])
 
 
 def test_nobody_eligible_leaves_the_lead_unowned_in_the_rules_pool():

@@ -19,6 +19,8 @@ from leadflow.accounts.models import (
     new_secret,
 )
 from leadflow.core.actor import Actor
+from leadflow.core.cache import config_changed
+from leadflow.core.db import insert_rows
 from leadflow.core.errors import (
     Conflict,
     ErrorCollector,
@@ -81,6 +83,8 @@ def update_user(user: User, *, actor: Actor, name=None, is_admin=None, is_active
         fields.append("password")
     if fields:
         user.save(update_fields=fields)
+        if is_active is not None:
+            config_changed()  # routing keeps pool members per process
     return user
 
 
@@ -107,6 +111,7 @@ def set_membership(
                 default_pool.members.add(user)
     if hasattr(user, "_membership_cache"):
         del user._membership_cache
+    config_changed()  # routing keeps pool members per process
     return membership
 
 
@@ -120,6 +125,7 @@ def remove_membership(user: User, project, *, actor: Actor) -> None:
             raise NotFound("Membership not found.")
         for pool in project.pools.filter(members=user):
             pool.members.remove(user)
+    config_changed()  # routing keeps pool members per process
 
 
 def issue_token(user: User, *, actor: Actor, name: str = "") -> str:
@@ -170,7 +176,7 @@ def notify_each(items) -> None:
     from leadflow.accounts.models import Notification
 
     now = timezone.now()
-    Notification.objects.bulk_create([
+    insert_rows(Notification, [
         Notification(user_id=user_id, kind=kind, message=message[:500], project_id=project_id,
                      lead_id=lead_id, created_at=now)
         for user_id, kind, message, project_id, lead_id in items if user_id is not None
@@ -216,4 +222,5 @@ def set_away(project_id: int, user: User, away: bool, *, actor: Actor) -> Member
     if found.away != away:
         found.away = away
         found.save(update_fields=["away"])
+        config_changed()  # routing keeps away flags per process
     return found

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
@@ -149,7 +150,7 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
     fields = _columns(model)
     prepare = _Preparer(fields).values
     with connection.cursor() as cursor:
-        if not returning and connection.vendor == "postgresql":
+        if not returning and connection.vendor == "postgresql" and len(objs) > 1:
             cursor.executemany(_insert_sql(model, fields, 1, False), [prepare(o) for o in objs])
             return
         per_statement = max(1, MAX_PARAMS // len(fields))
@@ -159,6 +160,21 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
             cursor.execute(_insert_sql(model, fields, len(chunk), returning), params)
             if returning:
                 _saved(chunk, [row[0] for row in cursor.fetchall()])
+
+
+def naive_utc(value):
+    """A time as naive UTC: how SQLite gives a column back to a raw query, and comparable on
+    both engines."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def json_value(value):
+    """A JSON column as a raw query gives it back: text on SQLite, parsed on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def optimize_database() -> None:

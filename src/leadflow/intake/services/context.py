@@ -11,12 +11,13 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connection
 
 from leadflow.accounts.models import hash_token
 from leadflow.core.cache import CONFIG_TTL, config_generation
+from leadflow.core.db import naive_utc
 from leadflow.intake.keys import scope_for
 from leadflow.intake.models import Bucket
 from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
@@ -81,17 +82,8 @@ def _load(bucket_id: int) -> BucketContext | None:
     return context
 
 
-def _naive_utc(value):
-    """A time as naive UTC: how SQLite gives a column back, and comparable on both engines."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
 def _stamp(bucket: Bucket):
-    return _naive_utc(bucket.updated_at)
+    return naive_utc(bucket.updated_at)
 
 
 def _row(bucket_id: int) -> tuple[str, bool, object] | None:
@@ -100,7 +92,7 @@ def _row(bucket_id: int) -> tuple[str, bool, object] | None:
         cursor.execute(f"SELECT key_hash, active, updated_at FROM {table} WHERE id = %s",
                        [bucket_id])
         row = cursor.fetchone()
-    return None if row is None else (row[0], bool(row[1]), _naive_utc(row[2]))
+    return None if row is None else (row[0], bool(row[1]), naive_utc(row[2]))
 
 
 def authenticate(bucket_id: int, raw_key: str | None) -> BucketContext | None:

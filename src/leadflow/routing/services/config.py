@@ -328,7 +328,8 @@ def move_rule(rule: DistributionRule, *, actor: Actor, up: bool) -> Distribution
             ordered[index], ordered[other] = ordered[other], ordered[index]
         for position, row in enumerate(ordered, start=1):
             if row.position != position:
-                DistributionRule.objects.filter(pk=row.pk).update(position=position)
+                DistributionRule.objects.filter(pk=row.pk).update(position=position,
+                                                                  updated_at=timezone.now())
     config_changed()
     rule.refresh_from_db()
     return rule

@@ -20,12 +20,16 @@ take turns and the rotation stays fair."""
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass, field
+from functools import cache
 
 from django.db import connection
-from django.utils import timezone
 
-from leadflow.accounts.models import Membership
+from leadflow.accounts.models import Membership, User
+from leadflow.core.cache import CONFIG_TTL, config_generation
+from leadflow.core.db import json_value, naive_utc, update_row
 from leadflow.projects.models import Pool
 from leadflow.routing.models import DistributionRule, Method
 from leadflow.routing.services import loads
@@ -84,10 +88,13 @@ class Router:
 
     def __init__(self, project_id: int, rules: list[DistributionRule] | None = None):
         """`rules`: the project's active rules in order, as the caller keeps them (only read
-        here, never changed), for matching."""
+        here, never changed), for matching. A caller that keeps rules takes pool members
+        (with their away flags) as kept by this process too, as fresh as the rules."""
         self.project_id = project_id
         self._rules: list[DistributionRule] | None = rules
+        self._kept = rules is not None
         self._locked: dict[int, DistributionRule] = {}
+        self._state: dict[int, tuple] = {}
         self._lock_taken = False
         self._members: dict[int, list[int]] = {}
         self._away: set[int] = set()
@@ -105,13 +112,10 @@ class Router:
         return self._rules
 
     def members(self, pool_id: int) -> list[int]:
-        """The pool's members by id; their away flags and e-mails come with the same query."""
+        """The pool's active members by id; their away flags and e-mails come with them."""
         if pool_id not in self._members:
-            rows = Membership.objects.filter(
-                project_id=self.project_id, user__pools=pool_id
-            ).values_list("user_id", "away", "user__email")
             ids = []
-            for user_id, away, email in rows:
+            for user_id, away, email in _member_rows(self.project_id, pool_id, self._kept):
                 ids.append(user_id)
                 self.emails[user_id] = email
                 if away:
@@ -130,17 +134,30 @@ class Router:
         return {u: self._loads.get(u, 0) for u in user_ids}
 
     def _locked_rule(self, rule: DistributionRule) -> DistributionRule | None:
-        """The rule's current row, its rotation state read under a row lock, or None when it
-        is no longer active. The first call of a transaction reads every active rule of the
-        project so, in rule order, as before the first lead's routing."""
+        """The rule as it is now, its rotation state read under a row lock, or None when it
+        is no longer active. The first call of a transaction locks every active rule of the
+        project, in rule order, so two routers never wait on each other in a cycle, and reads
+        their rotation state (cursor, credits) and `updated_at`, which only a change of the
+        rule's configuration moves: where it equals the kept copy's, the copy is current and
+        only the rotation state is taken over; otherwise the rule is read again whole."""
         if not self._lock_taken:
-            qs = (DistributionRule.objects.filter(project_id=self.project_id, active=True)
-                  .select_related("pool").order_by("position", "id"))
-            if connection.features.has_select_for_update:
-                qs = qs.select_for_update(of=("self",))
-            self._locked.update((row.pk, row) for row in qs)
+            with connection.cursor() as cursor:
+                cursor.execute(_locked_rules_sql(), [self.project_id])
+                self._state = {row[0]: row[1:] for row in cursor.fetchall()}
             self._lock_taken = True
-        return self._locked.get(rule.pk)
+        if rule.pk in self._locked:
+            return self._locked[rule.pk]
+        state = self._state.get(rule.pk)
+        if state is None:
+            return None
+        updated_at, cursor_value, credits = state
+        if naive_utc(updated_at) == naive_utc(rule.updated_at):
+            current = copy.copy(rule)  # the kept copy is shared: never change it
+            current.cursor, current.credits = cursor_value, json_value(credits) or {}
+        else:
+            current = DistributionRule.objects.select_related("pool").get(pk=rule.pk)
+        self._locked[rule.pk] = current
+        return current
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -233,12 +250,11 @@ class Router:
     def flush(self) -> None:
         """Write the rotation state and the counters changed by `decide()`; call inside the
         transaction that stores the leads."""
-        now = timezone.now()
         for rule in self._locked.values():
             if getattr(rule, "_routing_dirty", False):
-                DistributionRule.objects.filter(pk=rule.pk).update(
-                    cursor=rule.cursor, credits=rule.credits, updated_at=now
-                )
+                # Rotation state only: `updated_at` tells when the configuration changed.
+                update_row(DistributionRule, rule.pk,
+                           {"cursor": rule.cursor, "credits": rule.credits})
                 rule._routing_dirty = False
         if self._deltas:
             loads.shift(self.project_id, self._deltas)
@@ -247,10 +263,67 @@ class Router:
     def forget(self) -> None:
         """Drop what `decide()` changed (the transaction rolled back)."""
         self._locked.clear()
+        self._state = {}
         self._lock_taken = False
         self._loads.clear()
         self._loaded_users.clear()
         self._deltas = {}
+
+
+# Hand-written statements (table and column names from the models, never input): routing runs
+# in every intake, and building these through the ORM cost more than running them.
+
+
+# (project id, pool id) → (configuration generation, when read, member rows)
+_kept_members: dict[tuple[int, int], tuple[int, float, list]] = {}
+
+
+def _member_rows(project_id: int, pool_id: int, kept: bool) -> list[tuple[int, bool, str]]:
+    """(user id, away, e-mail) of the pool's active members; with `kept`, as this process
+    read them at most CONFIG_TTL seconds ago (see leadflow.core.cache)."""
+    key = (project_id, pool_id)
+    if kept:
+        entry = _kept_members.get(key)
+        if (entry is not None and entry[0] == config_generation()
+                and time.monotonic() - entry[1] <= CONFIG_TTL):
+            return entry[2]
+    generation, read_at = config_generation(), time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(_members_sql(), [project_id, pool_id])
+        rows = [(user_id, bool(away), email) for user_id, away, email in cursor.fetchall()]
+    if kept:
+        _kept_members[key] = (generation, read_at, rows)
+    return rows
+
+
+@cache
+def _members_sql() -> str:
+    quote = connection.ops.quote_name
+    through = Pool.members.through._meta
+    return (
+        f"SELECT m.{quote('user_id')}, m.{quote('away')}, u.{quote('email')} "
+        f"FROM {quote(Membership._meta.db_table)} m "
+        f"JOIN {quote(through.db_table)} pm ON pm.{quote('user_id')} = m.{quote('user_id')} "
+        f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = m.{quote('user_id')} "
+        f"WHERE m.{quote('project_id')} = %s AND pm.{quote('pool_id')} = %s "
+        f"AND u.{quote('is_active')}"
+    )
+
+
+@cache
+def _locked_rules_sql() -> str:
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {quote('id')}, {quote('updated_at')}, {quote('cursor')}, {quote('credits')} "
+        f"FROM {quote(DistributionRule._meta.db_table)} "
+        f"WHERE {quote('project_id')} = %s AND {quote('active')} "
+        f"ORDER BY {quote('position')}, {quote('id')}"
+    )
+    if connection.vendor == "postgresql":
+        # The lightest lock that still makes concurrent routers take turns; it does not block
+        # the foreign-key checks of leads and events that name the rule's pool.
+        sql += " FOR NO KEY UPDATE"
+    return sql
 
 
 def _after(order: list[int], cursor: int | None) -> list[int]:
