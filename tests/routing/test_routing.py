@@ -137,11 +137,13 @@ def test_an_agent_going_away_or_deactivated_between_two_intakes_gets_no_more_lea
     submit(bucket, person(1))  # the process now keeps the pool's members
 
     set_away(project.pk, a, True, actor=SYSTEM)
+    while_a_is_away = [submit(bucket, person(n)).lead for n in range(2, 5)]
     update_user(b, actor=Actor(make_user(admin=True), "api"), is_active=False)
-    leads = [submit(bucket, person(n)).lead for n in range(2, 5)]
+    after_b_left = [submit(bucket, person(n)).lead for n in range(5, 8)]
 
-    assert {lead.owner_id for lead in leads} == {c.pk}
-    assert routed_event(leads[0])["cand"] == sorted([a.pk, c.pk])
+    assert a.pk not in {lead.owner_id for lead in while_a_is_away}
+    assert {lead.owner_id for lead in after_b_left} == {c.pk}
+    assert routed_event(after_b_left[0])["cand"] == sorted([a.pk, c.pk])
 
 
 def test_nobody_eligible_leaves_the_lead_unowned_in_the_rules_pool():
