@@ -221,7 +221,7 @@ def test_the_due_walk_uses_the_retirement_index():
                 cursor.execute(f"SET LOCAL {setting} = off")
             cursor.execute("EXPLAIN " + sql, params)
         plan = " ".join(str(row) for row in cursor.fetchall())
-    assert "lead_retirement_due" in plan
+    assert "lead_retirement_quiet" in plan
 
 
 # --- retire one lead -----------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone as dj_timezone
 
 from leadflow.projects.models import OPEN_STATUSES, Status
@@ -168,12 +169,14 @@ class Lead(models.Model):
                          name="lead_claim_until"),
             models.Index(fields=["next_call_at", "id"], name="lead_next_call"),
             models.Index(fields=["last_activity_at", "id"], name="lead_last_activity"),
-            # The sweep's walk over retirement candidates (crm.services.retirement.due_q).
+            # The retirement sweep's walk (crm.services.retirement.due_sql): owned open leads
+            # by the later of their assignment and last activity, so the leads due are one
+            # range at the start of the index and the sweep reads no others.
             models.Index(
-                fields=["assigned_at", "id"],
+                Greatest("assigned_at", Coalesce("last_activity_at", "assigned_at")), F("id"),
                 condition=Q(owner__isnull=False, retired_at__isnull=True,
                             status__in=[s.value for s in OPEN_STATUSES]),
-                name="lead_retirement_due",
+                name="lead_retirement_quiet",
             ),
             models.Index(fields=["name", "id"], name="lead_name"),
             models.Index(fields=["id"], condition=Q(duplicates_checked_at__isnull=True),

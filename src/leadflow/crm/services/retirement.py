@@ -80,11 +80,12 @@ def retire_due(now=None) -> int:
     """Retire every due lead (see the module docstring); returns how many. Run by the sweep.
 
     Set-based, in chunks of CHUNK leads, each its own short transaction: the due leads are read
-    in the order of the `lead_retirement_due` index (keyset on assigned_at, id, so leads that
-    are not due are passed over once), locked on PostgreSQL (SKIP LOCKED: a concurrent sweep
-    takes other leads), retired by one UPDATE whose WHERE checks again that they are owned and
-    not retired, and only the rows that UPDATE returns get their LEAD_RETIRED event (multi-row
-    inserts), counter changes and notification (one per previous owner and
+    in the order of the `lead_retirement_quiet` index (keyset on quiet since, id; the leads
+    due are the start of that index, so no other lead is read), locked on PostgreSQL (SKIP
+    LOCKED: a concurrent sweep takes other leads), retired by one UPDATE whose WHERE checks
+    again that they are owned and not retired, and only the rows that UPDATE returns get their
+    LEAD_RETIRED event (multi-row inserts), counter changes and notification (one per previous
+    owner and
     chunk). A second run, or a concurrent one, finds nothing left to do."""
     now = now or timezone.now()
     days = SystemSettings.load().retirement_days
@@ -128,16 +129,26 @@ def _sqlite_cache():
             cursor.execute(f"PRAGMA cache_size = {previous}")
 
 
-INDEX = "lead_retirement_due"
+INDEX = "lead_retirement_quiet"
 
 
 def _column(name: str) -> str:
     return connection.ops.quote_name(Lead._meta.get_field(name).column)
 
 
+def quiet_since_sql() -> str:
+    """The later of a lead's assignment and last activity, written exactly as the
+    `lead_retirement_quiet` index holds it (so both engines walk that index)."""
+    assigned, activity = _column("assigned_at"), _column("last_activity_at")
+    greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
+    return f"{greatest}({assigned}, COALESCE({activity}, {assigned}))"
+
+
 def due_sql(cutoff, now, after_key=None, limit: int = CHUNK) -> tuple[str, list]:
-    """The next `limit` due leads after `after_key` (assigned_at, id) in the order of the
-    `lead_retirement_due` index: (id, project id, name, owner id, assigned_at) each.
+    """The next `limit` due leads after `after_key` (quiet since, id) in the order of the
+    `lead_retirement_quiet` index: (id, project id, name, owner id, quiet since) each. The
+    leads due are exactly the start of that index, up to the cutoff, so the walk reads only
+    them (and the rare merged-away or offered lead among them).
 
     Written by hand because SQLite uses a partial index only when the query repeats its
     condition word for word, literals included (`status IN ('NOT_CONTACTED', …)`, not bound
@@ -148,21 +159,19 @@ def due_sql(cutoff, now, after_key=None, limit: int = CHUNK) -> tuple[str, list]
     table = quote(Lead._meta.db_table)
     # SQLite's planner has no statistics on a fresh database: name the index it must walk.
     hint = f" INDEXED BY {quote(INDEX)}" if connection.vendor == "sqlite" else ""
-    assigned, activity, offer, pk = (col("assigned_at"), col("last_activity_at"),
-                                     col("offer_until"), quote(Lead._meta.pk.column))
+    quiet, offer, pk = quiet_since_sql(), col("offer_until"), quote(Lead._meta.pk.column)
     sql = (
-        f"SELECT {pk}, {col('project')}, {col('name')}, {col('owner')}, {assigned} "
+        f"SELECT {pk}, {col('project')}, {col('name')}, {col('owner')}, {quiet} "
         f"FROM {table}{hint} WHERE {col('owner')} IS NOT NULL AND {col('retired_at')} IS NULL "
-        f"AND {col('status')} IN ({statuses}) AND {assigned} < %s "
-        f"AND {col('merged_into')} IS NULL AND ({activity} IS NULL OR {activity} < %s) "
-        f"AND ({offer} IS NULL OR {offer} <= %s)"
+        f"AND {col('status')} IN ({statuses}) AND {quiet} < %s "
+        f"AND {col('merged_into')} IS NULL AND ({offer} IS NULL OR {offer} <= %s)"
     )
-    params = [adapt(cutoff), adapt(cutoff), adapt(now)]
+    params = [adapt(cutoff), adapt(now)]
     if after_key is not None:
-        # `a >= x AND (a > x OR id > y)`: the leading range lets both engines seek the index.
-        sql += f" AND {assigned} >= %s AND ({assigned} > %s OR {pk} > %s)"
+        # `q >= x AND (q > x OR id > y)`: the leading range lets both engines seek the index.
+        sql += f" AND {quiet} >= %s AND ({quiet} > %s OR {pk} > %s)"
         params += [after_key[0], after_key[0], after_key[1]]
-    sql += f" ORDER BY {assigned}, {pk} LIMIT %s"
+    sql += f" ORDER BY {quiet}, {pk} LIMIT %s"
     params.append(limit)
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
