@@ -99,3 +99,6 @@ class CampaignList(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "list"], name="campaignlist_campaign_list"),
         ]
+
+    def __str__(self) -> str:
+        return f"list {self.list_id} in campaign {self.campaign_id}"
