@@ -4,6 +4,7 @@ file."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from leadflow.core.api import DbId, actor_of, responses
 from leadflow.core.errors import ValidationFailed
 from leadflow.core.pagination import Ordering, check_limit, paginate
 from leadflow.crm.api import lead_filters_from
+from leadflow.crm.filters import LeadFilters
 from leadflow.exports import services
 from leadflow.exports.access import exports_of, get_export_for
 
@@ -26,12 +28,28 @@ class ExportIn(Schema):
     """`format`, `columns` and the lead filters of `/leads`, either at the top level or
     inside `filter` (not both)."""
 
-    # Unknown top-level names are lead filters; lead_filters_from refuses unknown ones.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     format: Literal["csv", "xlsx"] = "csv"
-    columns: list[str] | None = None
+    # `builtins.list`: the class's own `list` field (a filter) hides the type here.
+    columns: builtins.list[str] | None = None
     filter: dict[str, Any] | None = None
+    q: str | None = None
+    project: DbId | None = None
+    status: str | None = None
+    stage: DbId | None = None
+    source: DbId | None = None
+    owner: DbId | None = None
+    pool: DbId | None = None
+    tag: str | None = None
+    unassigned: bool | None = None
+    fresh: bool | None = None
+    retired: bool | None = None
+    list: DbId | None = None
+    bucket: DbId | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    next_call_before: datetime | None = None
 
 
 class ExportOut(Schema):
@@ -58,11 +76,12 @@ def start_export(request, payload: ExportIn):
     """Starts an export job of the leads the filter picks among those the caller sees.
     Columns: see `leadflow.exports.services.COLUMNS`, plus `custom.<field name>`."""
     actor = actor_of(request)
-    top = dict(payload.model_extra or {})
+    top = payload.dict(exclude_unset=True, exclude={"format", "columns", "filter"})
     if top and payload.filter is not None:
         raise ValidationFailed.one("filter", "invalid",
                                    "Give the filters at the top level or in `filter`, not both.")
-    filters = lead_filters_from(payload.filter if payload.filter is not None else top)
+    filters = (lead_filters_from(payload.filter) if payload.filter is not None
+               else LeadFilters(**top))
     job = services.start_export(filters, actor=actor, fmt=payload.format,
                                 columns=payload.columns)
     return Status(202, services.export_out(job))

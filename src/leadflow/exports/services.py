@@ -353,8 +353,9 @@ def _export_step(job: Job, actor: Actor):
             return None, {}, 0, []
         raise RuntimeError("The export's part file is gone; start the export again.")
     rows = list(lead_rows(actor, filters, columns, after=job.cursor, limit=CHUNK))
-    with open(part, "a+b") as out:
+    with open(part, "r+b" if part.exists() else "w+b") as out:
         out.truncate(committed)
+        out.seek(committed)
         if committed == 0:
             out.write(("\ufeff" + csv_chunk([columns])).encode() if fmt == "csv" else b"")
         if fmt == "csv":
