@@ -230,3 +230,33 @@ def client_events(client_id: int) -> list[tuple]:
         (e.kind, e.actor_id, e.channel, e.before, e.after)
         for e in TimelineEvent.objects.filter(client_id=client_id).order_by("id")
     ]
+
+
+# --- lists and campaigns ----------------------------------------------------------------------
+
+
+def make_list(project: Project, *, name: str | None = None, **values):
+    """A lead list created through the create_list service."""
+    from leadflow.lists import services
+
+    return services.create_list(project, actor=SYSTEM, name=name or f"List {next(_seq)}",
+                                **values)
+
+
+def make_campaign(project: Project, *, name: str | None = None, lists=(), **values):
+    """A campaign created through the create_campaign service, with `lists` assigned."""
+    from leadflow.lists import services
+
+    campaign = services.create_campaign(project, actor=SYSTEM,
+                                        name=name or f"Campaign {next(_seq)}", **values)
+    if lists:
+        services.assign_lists(campaign, list(lists), actor=SYSTEM)
+    return campaign
+
+
+def put_on_list(lead_list, *leads) -> None:
+    """Make `lead_list` the home list of `leads` through the service."""
+    from leadflow.lists import services
+
+    for lead in leads:
+        services.add_lead_to_list(lead_list, lead, actor=SYSTEM)

@@ -95,8 +95,10 @@ def _routers() -> None:
     from leadflow.activities.api import router as activities_router
     from leadflow.clients.api import router as clients_router
     from leadflow.crm.api import router as crm_router
+    from leadflow.exports.api import router as exports_router
     from leadflow.intake.api import router as intake_router
     from leadflow.jobs.api import router as jobs_router
+    from leadflow.lists.api import router as lists_router
     from leadflow.projects.api import router as projects_router
     from leadflow.routing.api import router as routing_router
     from leadflow.tags.api import router as tags_router
@@ -110,6 +112,8 @@ def _routers() -> None:
     api.add_router("/", tags_router)
     api.add_router("/", activities_router)
     api.add_router("/", clients_router)
+    api.add_router("/", lists_router)
+    api.add_router("/", exports_router)
 
 
 _routers()

@@ -1,4 +1,4 @@
-"""The `leadflow` command: serve, worker, migrate, check, createuser, token, demo.
+"""The `leadflow` command: serve, worker, migrate, check, createuser, token, export, demo.
 
 Errors print one line to stderr and exit 1; bad usage exits 2. Script output goes to stdout."""
 
@@ -164,6 +164,85 @@ def cmd_rebuild_keys(args) -> int:
     return 0
 
 
+def _export_filters(args, project):
+    """The lead filters of `leadflow export`: ids or names (stage, source, pool, list) and an
+    owner's id or e-mail, looked up in the project. Errors: ValueError with the message."""
+    from datetime import date, datetime, time
+
+    from django.utils import timezone
+
+    from leadflow.accounts.models import User
+    from leadflow.crm.filters import LeadFilters
+    from leadflow.lists.models import LeadList, list_key
+    from leadflow.projects.models import Pool, Source, Stage
+
+    def named(model, value, label, key=None):
+        if value is None:
+            return None
+        qs = model.objects.filter(project=project)
+        found = (qs.filter(pk=int(value)) if value.isdigit()
+                 else qs.filter(key=key(value)) if key else qs.filter(name__iexact=value.strip()))
+        ids = list(found.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            raise ValueError(f"no {label} '{value}' in project {project.slug}")
+        return ids[0]
+
+    def day(value, label):
+        if value is None:
+            return None
+        try:
+            parsed = (datetime.fromisoformat(value) if "T" in value
+                      else datetime.combine(date.fromisoformat(value), time.min))
+        except ValueError:
+            raise ValueError(f"{label} must be a date (YYYY-MM-DD) or an ISO date-time")
+        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+    owner = None
+    if args.owner is not None:
+        user = (User.objects.filter(pk=int(args.owner)) if args.owner.isdigit()
+                else User.objects.filter(email__iexact=args.owner.strip())).first()
+        if user is None:
+            raise ValueError(f"no user '{args.owner}'")
+        owner = user.pk
+    return LeadFilters(
+        q=args.q, project=project.pk, status=args.status,
+        stage=named(Stage, args.stage, "stage"), source=named(Source, args.source, "source"),
+        owner=owner, pool=named(Pool, args.pool, "pool"), tag=args.tag,
+        unassigned=True if args.unassigned else None, retired=True if args.retired else None,
+        list=named(LeadList, args.list, "list", key=list_key),
+        bucket=int(args.bucket) if args.bucket else None,
+        created_after=day(args.created_after, "--created-after"),
+        created_before=day(args.created_before, "--created-before"),
+        next_call_before=day(args.next_call_before, "--next-call-before"),
+    )
+
+
+def cmd_export(args) -> int:
+    _setup()
+    from leadflow.core.actor import Actor
+    from leadflow.core.errors import DomainError
+    from leadflow.exports.services import write_export
+    from leadflow.projects.models import Project
+
+    project = Project.objects.filter(slug=args.project).first()
+    if project is None:
+        return _fail(f"no project with slug '{args.project}'")
+    fmt = args.format or ("xlsx" if args.output.lower().endswith(".xlsx") else "csv")
+    columns = args.columns.split(",") if args.columns else None
+    try:
+        filters = _export_filters(args, project)
+        count = write_export(filters, args.output, actor=Actor(None, "cli"), fmt=fmt,
+                             columns=columns)
+    except ValueError as exc:
+        return _fail(str(exc))
+    except DomainError as exc:
+        return _fail(exc.detail)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    print(f"Exported {count} leads to {args.output}.")
+    return 0
+
+
 def cmd_demo(args) -> int:
     _setup()
     from leadflow.demo import seed_demo
@@ -214,6 +293,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rebuild-keys", help="recompute duplicate keys after an option change")
     p.set_defaults(func=cmd_rebuild_keys)
+
+    p = sub.add_parser("export", help="export a project's leads (or a filter of them) to a "
+                       "CSV or XLSX file")
+    p.add_argument("--project", required=True, help="project slug")
+    p.add_argument("-o", "--output", required=True, help="file to write")
+    p.add_argument("--format", choices=["csv", "xlsx"],
+                   help="default: xlsx for a .xlsx file, else csv")
+    p.add_argument("--columns", help="comma-separated column names (custom.<field> too)")
+    p.add_argument("--q", help="search: name, company, e-mail, phone or id")
+    p.add_argument("--status", help="NOT_CONTACTED, CONTACTED, QUALIFIED, CONVERTED or LOST")
+    p.add_argument("--stage", help="stage id or name")
+    p.add_argument("--source", help="source id or name")
+    p.add_argument("--owner", help="owner's user id or e-mail")
+    p.add_argument("--pool", help="pool id or name")
+    p.add_argument("--tag", help="tag name")
+    p.add_argument("--list", help="list id or name")
+    p.add_argument("--bucket", type=int, help="bucket id")
+    p.add_argument("--unassigned", action="store_true", help="only unassigned leads")
+    p.add_argument("--retired", action="store_true", help="only retired leads")
+    p.add_argument("--created-after", help="date or ISO date-time")
+    p.add_argument("--created-before", help="date or ISO date-time")
+    p.add_argument("--next-call-before", help="date or ISO date-time")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="seed the realistic demo project (idempotent)")
     p.add_argument("--leads", type=int, default=300)

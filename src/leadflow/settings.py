@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "leadflow.jobs",
     "leadflow.tags",
     "leadflow.lists",
+    "leadflow.exports",
     "leadflow.timeline",
     "leadflow.web",
 ]
@@ -126,6 +127,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = LEADFLOW_HOME / "static"
 MEDIA_ROOT = LEADFLOW_HOME / "uploads"
+# Export files, written by the export jobs and streamed out by the download routes.
+EXPORTS_ROOT = LEADFLOW_HOME / "exports"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -192,6 +192,12 @@ def bulk_leads(request, payload: BulkIn):
     return Status(202, {"job": job.pk})
 
 
+def lead_filters_from(values: dict) -> LeadFilters:
+    """Lead filters given as a JSON object (bulk actions, exports); unknown names and bad
+    values are 400."""
+    return _bulk_filters(values)
+
+
 def _bulk_filters(values: dict) -> LeadFilters:
     names = set(LeadFilters.names())
     unknown = set(values) - names

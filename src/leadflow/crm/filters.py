@@ -207,7 +207,6 @@ def apply_lead_filters(qs: LeadQuerySet, f: LeadFilters, *, region: str | None =
         # Through the (key, project) and (tag, lead) indexes.
         tagged = LeadTag.objects.filter(tag__key=tag_key(f.tag)).values("lead_id")
         qs = qs.filter(pk__in=tagged)
-    # Lists are not in this release: no lead is on one yet.
     if f.list is not None:
-        qs = qs.none()
+        qs = qs.filter(list_id=f.list)
     return qs

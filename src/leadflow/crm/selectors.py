@@ -62,7 +62,7 @@ def lead_out(lead: Lead, now=None) -> dict:
         "next_call_at": lead.next_call_at,
         "last_activity_at": lead.last_activity_at,
         "retired": lead.retired_at is not None,
-        "list": None,
+        "list": lead.list_id,
         "client": lead.client_id,
         "custom": lead.custom,
         "created_at": lead.created_at,

@@ -20,11 +20,16 @@ MAX_ERRORS = 1000
 # kind → step(job, actor) -> (new cursor | None, {count: n}, done in this chunk, [errors])
 Step = Callable[[Job, Actor], tuple[int | None, dict, int, list]]
 STEPS: dict[str, Step] = {}
+# Kinds whose steps run outside the chunk's transaction: they write files, not rows, and a
+# long step must not hold SQLite's write lock (the job row is still saved in a transaction).
+OUTSIDE_TRANSACTION: set[str] = set()
 
 
-def register(kind: str) -> Callable[[Step], Step]:
+def register(kind: str, *, atomic: bool = True) -> Callable[[Step], Step]:
     def wrap(step: Step) -> Step:
         STEPS[kind] = step
+        if not atomic:
+            OUTSIDE_TRANSACTION.add(kind)
         return step
 
     return wrap
@@ -60,10 +65,14 @@ def run_job(job_id: int) -> Job | None:
     job = Job.objects.select_related("created_by").get(pk=job_id)
     actor = Actor(job.created_by, "job")
     step = STEPS[job.kind]
+    outside = job.kind in OUTSIDE_TRANSACTION
     while True:
         try:
-            with transaction.atomic():
+            if outside:
                 cursor, counts, done, errors = step(job, actor)
+            with transaction.atomic():
+                if not outside:
+                    cursor, counts, done, errors = step(job, actor)
                 job.cursor = cursor
                 job.progress += done
                 for name, n in counts.items():

@@ -101,4 +101,4 @@ class CampaignList(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id}:{self.list_id}"
+        return f"list {self.list_id} in campaign {self.campaign_id}"

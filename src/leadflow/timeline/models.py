@@ -45,6 +45,8 @@ class TimelineKind(models.TextChoices):
     CLIENT_LEAD_ADDED = "CLIENT_LEAD_ADDED", "Lead added to the client"
     CLIENT_UPDATED = "CLIENT_UPDATED", "Client details changed"
     CLIENT_OWNER_CHANGED = "CLIENT_OWNER_CHANGED", "Client owner changed"
+    LEAD_ADDED_TO_LIST = "LEAD_ADDED_TO_LIST", "Added to a list"
+    LEAD_REMOVED_FROM_LIST = "LEAD_REMOVED_FROM_LIST", "Removed from its list"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -60,6 +60,7 @@ class LeadFilterForm(forms.Form):
     owner = forms.IntegerField(required=False, widget=forms.Select)
     pool = forms.IntegerField(required=False, widget=forms.Select)
     tag = forms.CharField(required=False, max_length=100, label="Tag")
+    list = forms.IntegerField(required=False, widget=forms.Select, label="List")
     unassigned = forms.BooleanField(required=False, label="Unassigned only")
     fresh = forms.BooleanField(required=False, label="Fresh leads (mine)")
     created_after = forms.DateField(
@@ -93,6 +94,11 @@ class LeadFilterForm(forms.Form):
         self.fields["owner"].widget.choices = [("", "Any owner")] + [
             (u.pk, u.label) for u in owners
         ]
+        from leadflow.lists.access import lists_visible_to
+
+        lead_lists = lists_visible_to(actor).filter(project_id__in=ids).order_by(
+            "project_id", "name")
+        self.fields["list"].widget.choices = [("", "Any list"), *_grouped(lead_lists, projects)]
         self.show_project = len(projects) > 1
 
     def to_filters(self, user=None) -> LeadFilters:
@@ -101,7 +107,8 @@ class LeadFilterForm(forms.Form):
         data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
         values = {
             key: data.get(key) or None
-            for key in ("q", "project", "status", "stage", "source", "owner", "pool", "tag")
+            for key in ("q", "project", "status", "stage", "source", "owner", "pool", "tag",
+                        "list")
         }
         fresh = bool(data.get("fresh")) and user is not None
         if fresh:
@@ -531,20 +538,29 @@ class BulkLeadsForm(forms.Form):
     """The leads list's action bar: an action over the ticked leads (or the whole page)."""
 
     action = forms.ChoiceField(choices=[("assign", "Assign"), ("unassign", "Unassign"),
-                                        ("route", "Route now"), ("tag", "Tag")])
+                                        ("route", "Route now"), ("tag", "Tag"),
+                                        ("add_to_list", "Add to list"),
+                                        ("add_to_campaign", "Add to campaign")])
     ids = IdListField(required=False)
     page_ids = IdListField(required=False)
     all_on_page = forms.BooleanField(required=False, label="Select all on page")
+    all_matching = forms.BooleanField(required=False, label="Every lead matching the filter")
     pool = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Pool")
+    list = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="List")
+    campaign = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
+                                      label="Campaign")
     owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Owner")
     note = forms.CharField(required=False, label="Note")
     add_tags = forms.CharField(required=False, label="Add tags", help_text="Comma-separated")
     remove_tags = forms.CharField(required=False, label="Remove tags",
                                   help_text="Comma-separated")
 
-    def __init__(self, *args, pools, owners, **kwargs):
+    def __init__(self, *args, pools, owners, lists=(), campaigns=(), **kwargs):
         kwargs.setdefault("auto_id", "bulk-%s")
         super().__init__(*args, **kwargs)
+        self.fields["list"].choices = [("", "Choose a list"), *((x.pk, x.name) for x in lists)]
+        self.fields["campaign"].choices = [("", "Choose a campaign"),
+                                           *((x.pk, x.name) for x in campaigns)]
         self.fields["pool"].widget.attrs.update(_owner_refresh("#bulk-owner"))
         projects = {p.project_id: p.project for p in pools}
         self.fields["pool"].choices = [("", "Keep the pool"),
@@ -561,6 +577,10 @@ class BulkLeadsForm(forms.Form):
         if data["action"] == "tag":
             return {name: [n.strip() for n in data[f"{name}_tags"].split(",") if n.strip()]
                     for name in ("add", "remove")}
+        if data["action"] == "add_to_list":
+            return {"list": data.get("list")}
+        if data["action"] == "add_to_campaign":
+            return {"campaign": data.get("campaign")}
         if data["action"] != "assign":
             return {"reason": data["note"]} if data["note"] else {}
         params = {"owner": data.get("owner"), "note": data["note"]}

@@ -12,7 +12,9 @@ from leadflow.web.views import (
     clients,
     config,
     duplicates,
+    exports,
     leads,
+    lists,
     ownership,
     pipeline,
     retirement,
@@ -87,6 +89,12 @@ webform_patterns = [
          name="thanks"),
 ]
 
+exports_patterns = [
+    path("", exports.export_list, name="export_list"),
+    path("new/", exports.export_new, name="export_new"),
+    path("<int:export_id>/download/", exports.export_download, name="export_download"),
+]
+
 retirement_patterns = [
     path("retired-leads/", retirement.retired_list, name="retired_list"),
 ]
@@ -128,6 +136,16 @@ config_patterns = [
     path("projects/<int:project_id>/tag-rules/", tags.tag_rules, name="tag_rules"),
     path("tag-rules/<int:rule_id>/", tags.tag_rule_edit, name="tag_rule_edit"),
     path("tag-rules/<int:rule_id>/delete/", tags.tag_rule_delete, name="tag_rule_delete"),
+    path("projects/<int:project_id>/lists/", lists.lists, name="lists"),
+    path("lists/<int:list_id>/", lists.list_detail, name="list_detail"),
+    path("lists/<int:list_id>/delete/", lists.list_delete, name="list_delete"),
+    path("lists/<int:list_id>/leads/", lists.list_add_lead, name="list_add_lead"),
+    path("lists/<int:list_id>/leads/<int:lead_id>/remove/", lists.list_remove_lead,
+         name="list_remove_lead"),
+    path("projects/<int:project_id>/campaigns/", lists.campaigns, name="campaigns"),
+    path("campaigns/<int:campaign_id>/", lists.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/lists/", lists.campaign_lists, name="campaign_lists"),
+    path("campaigns/<int:campaign_id>/delete/", lists.campaign_delete, name="campaign_delete"),
     path("system/", config.system_settings, name="system"),
     path("users/", config.user_list, name="users"),
     path("users/<int:user_id>/", config.user_edit, name="user_edit"),
@@ -170,4 +188,5 @@ urlpatterns = [
     path("f/", include((webform_patterns, "webforms"))),
     path("", include((pipeline_patterns, "pipeline"))),
     path("", include((retirement_patterns, "retirement"))),
+    path("exports/", include((exports_patterns, "exports"))),
 ]

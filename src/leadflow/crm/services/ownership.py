@@ -288,15 +288,18 @@ def route_lead(lead: Lead, *, actor: Actor) -> Lead:
 # --- bulk ----------------------------------------------------------------------------------
 
 BULK_LIMIT = 1000
-BULK_ACTIONS = ("assign", "unassign", "route", "tag", "delete")
+BULK_ACTIONS = ("assign", "unassign", "route", "tag", "add_to_list", "add_to_campaign", "delete")
 
 
 def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) -> dict:
     """Apply one action to each of `leads` (at most BULK_LIMIT), each in its own transaction
     through the single-lead service, so every lead gets its own permission check and timeline
     event. Returns {"done": n, "skipped": n, "errors": [{"lead", "code", "detail"}]}; a lead
-    already in the wanted state is skipped."""
+    already in the wanted state is skipped. `add_to_list` ({"list": id}) makes that list the
+    leads' home list; `add_to_campaign` ({"campaign": id}) puts them in the campaign's own
+    list."""
     from leadflow.crm.services.leads import delete_lead
+    from leadflow.lists import services as lists
     from leadflow.tags.services import check_tag_names, tag_leads_directly
 
     if action not in BULK_ACTIONS:
@@ -313,6 +316,7 @@ def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) ->
                                        f"Unknown parameters: {', '.join(sorted(unknown))}.")
         tag_args = dict(zip(("add", "remove"), check_tag_names(params.get("add"),
                                                                params.get("remove")), strict=False))
+    target = bulk_target(action, params, actor)
     done = skipped = 0
     errors = []
     for lead in leads:
@@ -326,6 +330,10 @@ def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) ->
                 route_lead(lead, actor=actor)
             elif action == "tag":
                 tag_leads_directly(lead, actor=actor, **tag_args)
+            elif action == "add_to_list":
+                lists.add_lead_to_list(target, lead, actor=actor)
+            elif action == "add_to_campaign":
+                lists.add_lead_to_campaign(target, lead, actor=actor)
             else:
                 delete_lead(lead, actor=actor, reason=params.get("reason", ""))
             changed = action == "delete" or lead.updated_at != seen
@@ -338,6 +346,31 @@ def bulk_leads(action: str, leads: list[Lead], params: dict, *, actor: Actor) ->
         else:
             skipped += 1
     return {"done": done, "skipped": skipped, "errors": errors}
+
+
+def bulk_target(action: str, params: dict, actor: Actor):
+    """The list or campaign named by the params of `add_to_list` / `add_to_campaign` (one the
+    actor manages), else None for the other actions. Errors: ValidationFailed."""
+    from leadflow.lists.access import campaigns_visible_to, lists_visible_to
+
+    names = {"add_to_list": ("list", lists_visible_to),
+             "add_to_campaign": ("campaign", campaigns_visible_to)}
+    if action not in names:
+        return None
+    name, visible = names[action]
+    unknown = set(params or {}) - {name}
+    if unknown:
+        raise ValidationFailed.one("params", "unknown_field",
+                                   f"Unknown parameters: {', '.join(sorted(unknown))}.")
+    target_id = (params or {}).get(name)
+    if target_id is None:
+        raise ValidationFailed.one(f"params.{name}", "required", f"Say which {name}.")
+    found = (visible(actor).select_related("own_list" if name == "campaign" else "project")
+             .filter(pk=target_id).first()
+             if isinstance(target_id, int) and not isinstance(target_id, bool) else None)
+    if found is None:
+        raise ValidationFailed.one(f"params.{name}", "invalid", f"No {name} {target_id}.")
+    return found
 
 
 def _bulk_assign_args(leads: list[Lead], params: dict, actor: Actor) -> dict:
@@ -386,6 +419,7 @@ def start_bulk_job(action: str, filters, params: dict, *, actor: Actor):
         from leadflow.tags.services import check_tag_names
 
         check_tag_names((params or {}).get("add"), (params or {}).get("remove"))
+    bulk_target(action, params, actor)
     qs = apply_lead_filters(leads_visible_to(actor), filters)
     if qs.order_by().values("pk")[:BULK_LIMIT + 1].count() <= BULK_LIMIT:
         return None

@@ -10,6 +10,8 @@ them back to the list."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -220,26 +222,48 @@ def offer_decline(request, actor, offer_id: int):
 
 
 def bulk_form(actor, data=None) -> BulkLeadsForm:
+    from leadflow.lists.access import campaigns_visible_to, lists_visible_to
+
     pools = pools_managed_by(actor)
-    return BulkLeadsForm(data, pools=pools, owners=pool_members([p.pk for p in pools]))
+    projects = {p.project_id for p in pools}
+    lists = lists_visible_to(actor).filter(project_id__in=projects).order_by("name", "pk")
+    campaigns = campaigns_visible_to(actor).filter(project_id__in=projects).order_by("name",
+                                                                                    "pk")
+    return BulkLeadsForm(data, pools=pools, owners=pool_members([p.pk for p in pools]),
+                         lists=lists, campaigns=campaigns)
+
+
+def _filters_of(request, back: str):
+    """The leads list's filter the bulk bar was shown with (the query of its `next`)."""
+    from django.http import QueryDict
+
+    from leadflow.web.forms import LeadFilterForm
+
+    form = LeadFilterForm(QueryDict(urlsplit(back).query))
+    form.is_valid()
+    return form.to_filters(request.user)
 
 
 @require_POST
 @ui_view
 def lead_bulk(request, actor):
-    """Apply assign, unassign, route or tag to the ticked leads (at most 1,000) and say what
-    happened to each: done, skipped (already so) or refused, with the reason."""
+    """Apply an action to the ticked leads (at most 1,000), or to every lead matching the
+    list's filter (over 1,000 as a job), and say what happened to each: done, skipped
+    (already so) or refused, with the reason."""
     require_configurer(actor, "Only managers act on many leads at once.")
     form = bulk_form(actor, request.POST)
     back = safe_next(request) or reverse("crm:lead_list")
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(back)
+    action = form.cleaned_data["action"]
+    label = dict(form.fields["action"].choices)[action]
+    if form.cleaned_data["all_matching"]:
+        return _bulk_by_filter(request, actor, form, action, label, back)
     ids = form.chosen_ids()
     if not ids:
         messages.error(request, "Tick at least one lead.")
         return redirect(back)
-    action = form.cleaned_data["action"]
     try:
         if len(ids) > BULK_LIMIT:
             raise ValidationFailed.one("ids", "too_many",
@@ -252,8 +276,33 @@ def lead_bulk(request, actor):
         messages.error(request, refusal_text(exc))
         return redirect(back)
     errors = [{"lead": i, "detail": "Lead not found."} for i in ids if i not in found]
-    errors += result["errors"]
-    label = dict(form.fields["action"].choices)[action]
+    _bulk_messages(request, label, result, errors + result["errors"])
+    return redirect(back)
+
+
+def _bulk_by_filter(request, actor, form, action: str, label: str, back: str):
+    from leadflow.crm.filters import apply_lead_filters
+
+    filters = _filters_of(request, back)
+    try:
+        job = services.start_bulk_job(action, filters, form.params(), actor=actor)
+        if job is None:
+            leads = list(apply_lead_filters(leads_visible_to(actor), filters)
+                         .select_related("project", "pool", "source", "bucket", "stage")
+                         .order_by("pk")[:BULK_LIMIT])
+            result = services.bulk_leads(action, leads, form.params(), actor=actor)
+    except REFUSALS as exc:
+        messages.error(request, refusal_text(exc))
+        return redirect(back)
+    if job is not None:
+        messages.success(request, f"{label}: more than {BULK_LIMIT:,} leads match; job "
+                         f"#{job.pk} works through them in the background.")
+    else:
+        _bulk_messages(request, label, result, result["errors"])
+    return redirect(back)
+
+
+def _bulk_messages(request, label: str, result: dict, errors: list) -> None:
     summary = f"{label}: {result['done']} done, {result['skipped']} skipped"
     summary += f", {len(errors)} refused." if errors else "."
     messages.success(request, summary)
@@ -262,7 +311,6 @@ def lead_bulk(request, actor):
         if len(errors) > BULK_ERRORS_SHOWN:
             lines.append(f"and {len(errors) - BULK_ERRORS_SHOWN} more")
         messages.error(request, "Refused — " + "; ".join(lines))
-    return redirect(back)
 
 
 @require_GET

@@ -180,3 +180,33 @@ document.addEventListener("keydown", function (event) {
     form.requestSubmit();
   });
 })();
+
+// The dual-list picker of a campaign's lists: "Select all shown" selects every option of its
+// box (without JavaScript the server reads the box itself as all it shows); unselecting an
+// option clears it. A search (htmx) replaces the box's options; a ticked "all" selects the new
+// ones too.
+(function () {
+  function box(name) { return document.querySelector('select[data-picker-box="' + name + '"]'); }
+  function all(name) { return document.querySelector('input[data-picker-all="' + name + '"]'); }
+  function selectAll(name, on) {
+    var select = box(name);
+    if (!select) return;
+    Array.prototype.forEach.call(select.options, function (option) { option.selected = on; });
+  }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("input[data-picker-all]")) {
+      selectAll(target.dataset.pickerAll, target.checked);
+    } else if (target.matches && target.matches("select[data-picker-box]")) {
+      var tick = all(target.dataset.pickerBox);
+      var every = Array.prototype.every.call(target.options, function (o) { return o.selected; });
+      if (tick && !every) tick.checked = false;
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    ["available", "assigned"].forEach(function (name) {
+      var tick = all(name);
+      if (tick && tick.checked) selectAll(name, true);
+    });
+  });
+})();
