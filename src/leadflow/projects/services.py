@@ -513,15 +513,15 @@ def update_settings(*, actor: Actor, **changes: Any) -> SystemSettings:
 FIELD_OPTIONS = ("label", "type", "choices", "nullable", "unique", "primary_key", "position")
 
 
-def list_field_definitions(*, actor: Actor, project: Project | None = None
-                           ) -> list[FieldDefinition]:
-    """The field definitions of `project`, or of every project the actor sees, in each
-    project's order (any member reads them: agents fill them in)."""
+def list_field_definitions(*, actor: Actor, project: Project | None = None):
+    """The field definitions of `project`, or of every project the actor sees, ordered by
+    position (any member reads them: agents fill them in). A project the actor is not a member
+    of is NotFound."""
     qs = FieldDefinition.objects.filter(project__in=projects_visible_to(actor))
     if project is not None:
         access.require_member(actor, project.pk)
         qs = qs.filter(project=project)
-    return list(qs.order_by("project_id", "position", "id"))
+    return qs.order_by("position", "id")
 
 
 def _check_field_name(name: str, errors: ErrorCollector) -> str:
