@@ -693,14 +693,26 @@ def delete_field_definition(definition: FieldDefinition, *, actor: Actor,
     deleted then). Returns how many leads lost a value.
     Timeline: LEAD_UPDATED on each lead that held a value, before {custom: {name: value}},
     after {custom: {name: None}}, one batch."""
+    access.require_manager(actor, definition.project_id)
+    name, project_id, pk = definition.name, definition.project_id, definition.pk
+    batch, changed, now = uuid.uuid4(), 0, timezone.now()
+    reason = reason or f"Custom field {definition.label} deleted"
+    try:
+        changed = _delete_definition(definition, name, project_id, actor=actor, reason=reason,
+                                     batch=batch, now=now)
+    except Conflict:
+        definition.pk = pk  # rolled back: the caller still holds the definition
+        raise
+    config_changed()
+    return changed
+
+
+def _delete_definition(definition, name, project_id, *, actor, reason, batch, now) -> int:
     from leadflow.crm.models import Lead
     from leadflow.timeline import services as timeline
     from leadflow.timeline.models import TimelineKind
 
-    access.require_manager(actor, definition.project_id)
-    name, project_id = definition.name, definition.project_id
-    batch, changed, now = uuid.uuid4(), 0, timezone.now()
-    reason = reason or f"Custom field {definition.label} deleted"
+    changed = 0
     with transaction.atomic():
         definition.delete()
         last = 0
@@ -723,5 +735,4 @@ def delete_field_definition(definition: FieldDefinition, *, actor: Actor,
             changed += len(leads)
         if definition.keyed:
             _rekey(project_id)
-    config_changed()
     return changed
