@@ -21,6 +21,8 @@ RESERVED_NAMES = frozenset({
     "language", "affiliate_id", "utm", "utm_source", "utm_medium", "utm_campaign", "utm_term",
     "utm_content", "custom", "form", "project", "source", "owner", "pool", "stage", "status",
     "bucket", "client", "list", "tags", "on_duplicate", "created_at", "updated_at",
+    # the public web form's own fields
+    "message", "website",
 })
 TEXT_LIMIT = 1000
 MAX_CHOICES = 100
