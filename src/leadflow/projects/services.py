@@ -605,6 +605,12 @@ def _lead_values(project_id: int, name: str):
     return Lead.objects.filter(project_id=project_id, custom__has_key=name)
 
 
+def leads_holding_field(definition: FieldDefinition) -> bool:
+    """Whether any lead of the project holds a value of the field (its type is then fixed,
+    and deleting it removes values)."""
+    return _lead_values(definition.project_id, definition.name).exists()
+
+
 def _rekey(project_id: int) -> None:
     from leadflow.intake.services.keys import recompute_custom_keys
 

@@ -379,6 +379,52 @@ class StageEditForm(forms.Form):
     status = forms.ChoiceField(choices=OPEN_STATUS_CHOICES, required=False)
 
 
+class FieldDefinitionForm(forms.Form):
+    """A custom field as a manager defines it; `name` only when it is created."""
+
+    name = forms.CharField(required=False, help_text="The key in the API and in intake "
+                           "payloads: lower-case letters, digits and _. It never changes.")
+    label = forms.CharField(required=False, help_text="Left empty, made from the name.")
+    type = forms.ChoiceField(choices=FieldType.choices, initial=FieldType.TEXT)
+    choices = forms.CharField(required=False, label="Choices",
+                              help_text="For a choice field: one per line.",
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    required = forms.BooleanField(required=False, label="Required when a lead is created")
+    unique = forms.BooleanField(required=False, label="Unique: a lead with the same value is "
+                                "a duplicate")
+    primary_key = forms.BooleanField(required=False, label="Part of the primary key: leads "
+                                     "with the same values in all its fields are duplicates")
+    position = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    def __init__(self, *args, creating: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not creating:
+            del self.fields["name"]
+        else:
+            del self.fields["position"]
+
+    @staticmethod
+    def initial_from(definition) -> dict:
+        return {"label": definition.label, "type": definition.type,
+                "choices": "\n".join(definition.choices), "required": not definition.nullable,
+                "unique": definition.unique, "primary_key": definition.primary_key,
+                "position": definition.position}
+
+    def options(self) -> dict:
+        """The service's options: label, type, choices, nullable, unique, primary_key and,
+        when given, position."""
+        data = self.cleaned_data
+        options = {
+            "label": data["label"], "type": data["type"],
+            "choices": [c.strip() for c in data["choices"].splitlines() if c.strip()],
+            "nullable": not data["required"], "unique": data["unique"],
+            "primary_key": data["primary_key"],
+        }
+        if data.get("position"):
+            options["position"] = data["position"]
+        return options
+
+
 class StageMoveForm(forms.Form):
     direction = forms.ChoiceField(choices=[("up", "Up"), ("down", "Down")])
 
