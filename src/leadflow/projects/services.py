@@ -655,6 +655,8 @@ def update_field_definition(definition: FieldDefinition, *, actor: Actor,
     checked when a lead is created or the field cleared. Changing `unique` or `primary_key`
     recomputes the duplicate keys of the project's leads in the same transaction, or is
     Conflict(`values_collide`) naming leads that share a value, and then changes nothing.
+    Intake processes keep a project's definitions up to CONFIG_TTL seconds: a submission
+    processed by another process within that moment is still checked by the old flags.
     Errors: ValidationFailed, Conflict."""
     access.require_manager(actor, definition.project_id)
     errors = ErrorCollector()
