@@ -260,3 +260,24 @@ def put_on_list(lead_list, *leads) -> None:
 
     for lead in leads:
         services.add_lead_to_list(lead_list, lead, actor=SYSTEM)
+
+
+# --- custom fields ----------------------------------------------------------------------------
+
+
+def make_field(project: Project, name: str, *, actor: Actor | None = None, **options):
+    """A custom field definition created through the create_field_definition service."""
+    return project_services.create_field_definition(project, name, actor=actor or SYSTEM,
+                                                    **options)
+
+
+def custom_keys_of(lead_or_project) -> list[tuple]:
+    """(kind, value, lead id, canonical) of the custom and composite keys, sorted."""
+    from leadflow.intake.models import DuplicateKey
+
+    qs = DuplicateKey.objects.filter(kind__in=["custom", "composite"])
+    if isinstance(lead_or_project, Project):
+        qs = qs.filter(lead__project=lead_or_project)
+    else:
+        qs = qs.filter(lead=lead_or_project)
+    return sorted(qs.values_list("kind", "value", "lead_id", "canonical"))

@@ -231,8 +231,9 @@ def test_lead_page_query_count_is_bounded(client, django_assert_max_num_queries)
     # + the ownership panel: pool membership, the assign and offer dialogs' choices (pools,
     # members, offices, groups, default period) and the bell's unread count; the stage form's
     # lost reasons, the activity panel's activities and call outcomes. The tags panel adds the
-    # lead's tags, the project's tags and its change requests; the nav the approvals badge.
-    with django_assert_max_num_queries(23):
+    # lead's tags, the project's tags and its change requests; the nav the approvals badge;
+    # the details panel the project's custom fields.
+    with django_assert_max_num_queries(24):
         response = client.get(reverse("crm:lead_detail", args=[lead.pk]))
 
     assert response.status_code == 200

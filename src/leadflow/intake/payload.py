@@ -1,5 +1,5 @@
 """Reading a submission's raw payload into lead input. Unknown fields stay in the raw payload;
-only the fields below are read."""
+only the fields below, and the project's custom fields, are read."""
 
 from __future__ import annotations
 
@@ -23,10 +23,26 @@ def _text(raw: dict, key: str, errors: list[FieldError]) -> str | None:
     return str(value)
 
 
-def read_payload(raw: dict[str, Any]) -> tuple[LeadInput, list[FieldError]]:
+def read_custom(raw: dict[str, Any], fields) -> dict[str, Any]:
+    """The values of the project's custom fields (`fields`, definitions) in a payload: in a
+    `custom` object, or at the top level under the field's name (the object wins). Other names
+    are not read: they stay in the raw payload."""
+    names = [f.name for f in fields]
+    nested = raw.get("custom") if isinstance(raw.get("custom"), dict) else {}
+    values = {}
+    for name in names:
+        if name in nested:
+            values[name] = nested[name]
+        elif name in raw:
+            values[name] = raw[name]
+    return values
+
+
+def read_payload(raw: dict[str, Any], fields=()) -> tuple[LeadInput, list[FieldError]]:
     """Lead input from a payload: `name` or `first_name` + `last_name`; `email`; `phones` (a
     list) or `phone`/`mobile`/`phone1`…`phone5`; `company`, `country`, `language`, `timezone`;
-    `affiliate_id`; `utm` (an object) or `utm_source`… fields."""
+    `affiliate_id`; `utm` (an object) or `utm_source`… fields; the custom fields of `fields`
+    (see `read_custom`)."""
     errors: list[FieldError] = []
     name = _text(raw, "name", errors) or _text(raw, "full_name", errors)
     if not name:
@@ -60,6 +76,7 @@ def read_payload(raw: dict[str, Any]) -> tuple[LeadInput, list[FieldError]]:
         timezone=values["timezone"],
         affiliate_id=(values["affiliate_id"] or "")[:100],
         utm=utm,
+        custom=read_custom(raw, fields),
     )
     return data, errors
 
@@ -72,5 +89,9 @@ def normalized_values(data: LeadInput, cleaned: dict, bucket) -> dict:
         "country": data.country, "language": data.language, "timezone": data.timezone,
     }
     values.update(cleaned)
+    custom = cleaned.get("custom") if cleaned else data.custom
+    values.pop("custom", None)
+    if custom:
+        values["custom"] = custom
     affiliate_id = data.affiliate_id or bucket.affiliate_id
     return values | {"affiliate_id": affiliate_id, "utm": data.utm}

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from leadflow.core.actor import Actor
 from leadflow.core.errors import NotFound, ValidationFailed
-from leadflow.projects.models import CallOutcome, LostReason, Pool, Project, Source, Stage
+from leadflow.projects.models import (
+    CallOutcome,
+    FieldDefinition,
+    LostReason,
+    Pool,
+    Project,
+    Source,
+    Stage,
+)
 
 
 def projects_visible_to(actor: Actor):
@@ -59,6 +67,10 @@ def get_lost_reason_for(actor: Actor, pk: int) -> LostReason:
 
 def get_call_outcome_for(actor: Actor, pk: int) -> CallOutcome:
     return _get_for(CallOutcome, actor, pk, "Call outcome")
+
+
+def get_field_definition_for(actor: Actor, pk: int) -> FieldDefinition:
+    return _get_for(FieldDefinition, actor, pk, "Custom field")
 
 
 def active_lost_reasons(project_id: int) -> list[LostReason]:

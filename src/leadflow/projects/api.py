@@ -1,20 +1,24 @@
 """REST routes of configuration: projects, members, sources, pools, stages, lost reasons, call
-outcomes, settings."""
+outcomes, custom field definitions, settings."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
+from django.db.models import Q
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
 from leadflow.accounts import services as account_services
 from leadflow.accounts.models import User
 from leadflow.core.api import ADMINS, CONFIGURERS, DbId, actor_of, responses
-from leadflow.core.errors import NotFound
+from leadflow.core.errors import FieldError, NotFound, ValidationFailed
+from leadflow.core.pagination import check_limit, decode_cursor, encode_cursor
 from leadflow.projects import services
 from leadflow.projects.access import (
     get_call_outcome_for,
+    get_field_definition_for,
     get_lost_reason_for,
     get_pool_for,
     get_project_for,
@@ -24,6 +28,7 @@ from leadflow.projects.access import (
 )
 from leadflow.projects.models import (
     CallOutcome,
+    FieldDefinition,
     LostReason,
     ManagedChoice,
     Pool,
@@ -162,6 +167,53 @@ class ChoicePatch(Strict):
     active: bool | None = None
 
 
+FieldTypeName = Literal["text", "number", "decimal", "date", "boolean", "email", "phone",
+                        "choice"]
+
+
+class FieldDefinitionOut(Schema):
+    id: int
+    project: int
+    name: str
+    label: str
+    type: FieldTypeName
+    choices: list[str]
+    nullable: bool
+    unique: bool
+    primary_key: bool
+    position: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class FieldDefinitionPage(Schema):
+    items: list[FieldDefinitionOut]
+    next_cursor: str | None
+
+
+class FieldDefinitionIn(Strict):
+    project: DbId
+    name: str
+    label: str = ""
+    type: FieldTypeName = "text"
+    choices: list[str] = []
+    nullable: bool = True
+    unique: bool = False
+    primary_key: bool = False
+    position: int | None = None
+
+
+class FieldDefinitionPatch(Strict):
+    name: str | None = None
+    label: str | None = None
+    type: FieldTypeName | None = None
+    choices: list[str] | None = None
+    nullable: bool | None = None
+    unique: bool | None = None
+    primary_key: bool | None = None
+    position: int | None = None
+
+
 class SettingsOut(Schema):
     retirement_days: int
     claim_hours: int
@@ -207,6 +259,13 @@ def stage_out(s: Stage) -> dict:
 def choice_out(c: ManagedChoice) -> dict:
     return {"id": c.pk, "project": c.project_id, "name": c.name, "position": c.position,
             "active": c.active}
+
+
+def field_definition_out(d: FieldDefinition) -> dict:
+    return {"id": d.pk, "project": d.project_id, "name": d.name, "label": d.label,
+            "type": d.type, "choices": list(d.choices), "nullable": d.nullable,
+            "unique": d.unique, "primary_key": d.primary_key, "position": d.position,
+            "created_at": d.created_at, "updated_at": d.updated_at}
 
 
 def member_out(m) -> dict:
@@ -457,6 +516,80 @@ _choice_routes("/lost-reasons", LostReason, get_lost_reason_for, services.create
                services.update_lost_reason, services.delete_lost_reason)
 _choice_routes("/call-outcomes", CallOutcome, get_call_outcome_for, services.create_call_outcome,
                services.update_call_outcome, services.delete_call_outcome)
+
+
+# --- custom field definitions ----------------------------------------------------------------
+
+
+def _after_cursor(cursor: str) -> Q:
+    """Definitions after the cursor's (position, id), in the list's order."""
+    _, position, pk = decode_cursor(cursor)
+    if type(position) is not int or type(pk) is not int:
+        raise ValidationFailed.one("cursor", "invalid", "Cursor is not valid.")
+    return Q(position__gt=position) | Q(position=position, pk__gt=pk)
+
+
+@router.get("/field-definitions", response=responses(200, FieldDefinitionPage, 400, 401, 404))
+def list_field_definitions(request, project: DbId | None = None, limit: int | None = None,
+                           cursor: str | None = None):
+    """The custom fields of the projects the caller is a member of (`project`: of one), by
+    position."""
+    actor = actor_of(request)
+    limit = check_limit(limit)
+    chosen = get_project_for(actor, project) if project is not None else None
+    qs = services.list_field_definitions(actor=actor, project=chosen)
+    if cursor:
+        qs = qs.filter(_after_cursor(cursor))
+    rows = list(qs[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([False, rows[-1].position, rows[-1].pk])
+    return {"items": [field_definition_out(d) for d in rows], "next_cursor": next_cursor}
+
+
+@router.post("/field-definitions",
+             response=responses(201, FieldDefinitionOut, 400, 401, 403, 404, 409),
+             auth=CONFIGURERS)
+def create_field_definition(request, payload: FieldDefinitionIn):
+    actor = actor_of(request)
+    project = get_project_for(actor, payload.project)
+    options = payload.dict(exclude={"project", "name"}, exclude_unset=True)
+    if options.get("position") is None:
+        options.pop("position", None)
+    definition = services.create_field_definition(project, payload.name, actor=actor,
+                                                  **options)
+    return Status(201, field_definition_out(definition))
+
+
+@router.get("/field-definitions/{definition_id}",
+            response=responses(200, FieldDefinitionOut, 401, 404))
+def get_field_definition(request, definition_id: DbId):
+    return field_definition_out(get_field_definition_for(actor_of(request), definition_id))
+
+
+@router.patch("/field-definitions/{definition_id}",
+              response=responses(200, FieldDefinitionOut, 400, 401, 403, 404, 409),
+              auth=CONFIGURERS)
+def update_field_definition(request, definition_id: DbId, payload: FieldDefinitionPatch):
+    actor = actor_of(request)
+    definition = get_field_definition_for(actor, definition_id)
+    changes = payload.dict(exclude_unset=True)
+    nulls = [FieldError(k, "invalid", f"{k} cannot be null.") for k, v in changes.items()
+             if v is None]
+    if nulls:
+        raise ValidationFailed(nulls)
+    return field_definition_out(services.update_field_definition(definition, actor=actor,
+                                                                 **changes))
+
+
+@router.delete("/field-definitions/{definition_id}",
+               response=responses(204, None, 401, 403, 404, 409), auth=CONFIGURERS)
+def delete_field_definition(request, definition_id: DbId):
+    actor = actor_of(request)
+    services.delete_field_definition(get_field_definition_for(actor, definition_id),
+                                     actor=actor)
+    return Status(204, None)
 
 
 # --- settings --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Configuration of a project: the project itself, its sources, pipeline stages and pools,
-and the install-wide system settings."""
+its custom field definitions, and the install-wide system settings."""
 
 from __future__ import annotations
 
@@ -185,6 +185,52 @@ class Pool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Whole number"
+    DECIMAL = "decimal", "Decimal number"
+    DATE = "date", "Date"
+    BOOLEAN = "boolean", "Yes / no"
+    EMAIL = "email", "E-mail"
+    PHONE = "phone", "Phone"
+    CHOICE = "choice", "Choice"
+
+
+class FieldDefinition(models.Model):
+    """A custom field of a project's leads: `name` is its key in `Lead.custom` (fixed once
+    created), `label` what people read. Values are validated and normalized against it wherever
+    a lead's custom fields are set. A field that is not `nullable` is required when a lead is
+    created. Each `unique` field is a duplicate key of its own; the `primary_key` fields
+    together form one composite key; a blank value never collides."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE,
+                                related_name="field_definitions")
+    name = models.CharField(max_length=50)
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=16, choices=FieldType.choices, default=FieldType.TEXT)
+    choices = models.JSONField(default=list, blank=True)
+    nullable = models.BooleanField(default=True)
+    unique = models.BooleanField(default=False)
+    primary_key = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="fielddefinition_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the field takes part in duplicate keys."""
+        return self.unique or self.primary_key
 
 
 class DuplicateScope(models.TextChoices):

@@ -1,8 +1,9 @@
 """Configuration use cases: projects, sources, pools, stages (with retiring), the managed lists
-of lost reasons and call outcomes, and system settings."""
+of lost reasons and call outcomes, custom field definitions, and system settings."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import phonenumbers
@@ -16,6 +17,8 @@ from leadflow.accounts.models import Membership
 from leadflow.core.actor import Actor
 from leadflow.core.cache import config_changed
 from leadflow.core.errors import Conflict, ErrorCollector
+from leadflow.projects import fields
+from leadflow.projects.access import projects_visible_to
 from leadflow.projects.models import (
     DEFAULT_CALL_OUTCOMES,
     DEFAULT_LOST_REASONS,
@@ -24,6 +27,8 @@ from leadflow.projects.models import (
     TERMINAL_POSITION,
     CallOutcome,
     DuplicateScope,
+    FieldDefinition,
+    FieldType,
     LostReason,
     ManagedChoice,
     Pool,
@@ -501,3 +506,241 @@ def update_settings(*, actor: Actor, **changes: Any) -> SystemSettings:
     current.save()
     config_changed()
     return current
+
+
+# --- field definitions -----------------------------------------------------------------------
+
+FIELD_OPTIONS = ("label", "type", "choices", "nullable", "unique", "primary_key", "position")
+
+
+def list_field_definitions(*, actor: Actor, project: Project | None = None):
+    """The field definitions of `project`, or of every project the actor sees, ordered by
+    position (any member reads them: agents fill them in). A project the actor is not a member
+    of is NotFound."""
+    qs = FieldDefinition.objects.filter(project__in=projects_visible_to(actor))
+    if project is not None:
+        access.require_member(actor, project.pk)
+        qs = qs.filter(project=project)
+    return qs.order_by("position", "id")
+
+
+def _check_field_name(name: str, errors: ErrorCollector) -> str:
+    name = (name or "").strip()
+    if not name:
+        errors.add("name", "required", "Name is required.")
+    elif not fields.NAME_PATTERN.match(name):
+        errors.add("name", "invalid", "A name is 1 to 50 lower-case letters, digits and "
+                   "underscores, starting with a letter (it is the key in the lead's custom "
+                   "fields).")
+    elif name in fields.RESERVED_NAMES:
+        errors.add("name", "reserved", f"'{name}' is a lead field already; choose another name.")
+    return name
+
+
+def _check_field_options(values: dict[str, Any], current: FieldDefinition | None,
+                         errors: ErrorCollector) -> dict[str, Any]:
+    """Validated options of a field definition; the type, choices and flags are checked
+    together, as they will be after the change."""
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "label":
+            label = (value or "").strip()
+            if len(label) > 100:
+                errors.add("label", "too_long", "At most 100 characters.")
+            elif "\x00" in label:
+                errors.add("label", "invalid", "A label cannot contain a NUL character.")
+            checked["label"] = label
+        elif key == "type":
+            if value not in FieldType.values:
+                errors.add("type", "invalid",
+                           f"Type must be one of: {', '.join(FieldType.values)}.")
+            checked["type"] = value
+        elif key == "choices":
+            checked["choices"] = _check_choices(value, errors)
+        elif key in ("nullable", "unique", "primary_key"):
+            if not isinstance(value, bool):
+                errors.add(key, "invalid", "true or false.")
+            checked[key] = value
+        elif key == "position":
+            if type(value) is not int or not 1 <= value <= 10_000:
+                errors.add("position", "out_of_range", "Position must be 1 to 10000.")
+            checked["position"] = value
+        else:
+            errors.add(key, "unknown_field", f"Unknown field '{key}'.")
+    kind = checked.get("type", current.type if current else FieldType.TEXT)
+    choices = checked.get("choices", current.choices if current else [])
+    if kind == FieldType.CHOICE and not choices and not any(
+        e.field == "choices" for e in errors.errors
+    ):
+        errors.add("choices", "required", "A choice field offers at least one choice.")
+    if kind != FieldType.CHOICE and choices:
+        errors.add("choices", "invalid", "Only a choice field has choices.")
+    if kind == FieldType.BOOLEAN and checked.get("unique", current.unique if current else False):
+        errors.add("unique", "invalid", "A yes/no field cannot be unique: only two leads could "
+                   "have a value. Make it part of the primary key instead.")
+    return checked
+
+
+def _check_choices(value: Any, errors: ErrorCollector) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        errors.add("choices", "invalid", "Choices are a list of texts.")
+        return []
+    choices = [c.strip() for c in value if c.strip()]
+    folded = [c.casefold() for c in choices]
+    if len(choices) > fields.MAX_CHOICES:
+        errors.add("choices", "too_many", f"At most {fields.MAX_CHOICES} choices.")
+    elif len(set(folded)) != len(folded):
+        errors.add("choices", "duplicate", "Each choice is offered once.")
+    elif any(len(c) > fields.CHOICE_LIMIT or "\x00" in c for c in choices):
+        errors.add("choices", "too_long", f"A choice is 1 to {fields.CHOICE_LIMIT} characters.")
+    return choices
+
+
+def _lead_values(project_id: int, name: str):
+    """The project's leads holding a value of custom field `name`."""
+    from leadflow.crm.models import Lead
+
+    return Lead.objects.filter(project_id=project_id, custom__has_key=name)
+
+
+def leads_holding_field(definition: FieldDefinition) -> bool:
+    """Whether any lead of the project holds a value of the field (its type is then fixed,
+    and deleting it removes values)."""
+    return _lead_values(definition.project_id, definition.name).exists()
+
+
+def _rekey(project_id: int) -> None:
+    from leadflow.intake.services.keys import recompute_custom_keys
+
+    recompute_custom_keys(project_id, fields.definitions_of(project_id))
+
+
+def create_field_definition(project: Project, name: str, *, actor: Actor,
+                            **options: Any) -> FieldDefinition:
+    """Add a custom field to a project's leads, last unless a position is given (managers).
+    Options: label (the name's words by default), type (text by default), choices (a choice
+    field's, required for it), nullable (true by default; false makes it required when a
+    lead is created), unique, primary_key. A unique or primary-key field gets its duplicate
+    keys at once from values the project's leads already hold under that name.
+    Errors: ValidationFailed, Conflict (`exists`; `values_collide` when existing values
+    collide)."""
+    access.require_manager(actor, project.pk)
+    errors = ErrorCollector()
+    name = _check_field_name(name, errors)
+    values = _check_field_options(options, None, errors)
+    errors.raise_if_any()
+    values["label"] = values.get("label") or name.replace("_", " ").capitalize()
+
+    def make() -> FieldDefinition:
+        if "position" not in values:
+            top = FieldDefinition.objects.filter(project=project).aggregate(
+                m=Max("position"))["m"]
+            values["position"] = (top or 0) + 1
+        definition = FieldDefinition.objects.create(project=project, name=name, **values)
+        if definition.keyed:
+            _rekey(project.pk)
+        return definition
+
+    return _unique(make, f"A custom field named '{name}' exists already.")
+
+
+def update_field_definition(definition: FieldDefinition, *, actor: Actor,
+                            **changes: Any) -> FieldDefinition:
+    """Change a custom field (managers): label, choices, nullable, unique, primary_key,
+    position, and its type while no lead holds a value. The name is the key in leads' custom
+    fields and never changes (400 `immutable`). Removing a choice some lead holds is Conflict
+    (`choice_in_use`). Making a field nullable or required changes no lead: required is
+    checked when a lead is created or the field cleared. Changing `unique` or `primary_key`
+    recomputes the duplicate keys of the project's leads in the same transaction, or is
+    Conflict(`values_collide`) naming leads that share a value, and then changes nothing.
+    Intake processes keep a project's definitions up to CONFIG_TTL seconds: a submission
+    processed by another process within that moment is still checked by the old flags.
+    Errors: ValidationFailed, Conflict."""
+    access.require_manager(actor, definition.project_id)
+    errors = ErrorCollector()
+    if "name" in changes and changes.pop("name") != definition.name:
+        errors.add("name", "immutable", "A field's name is the key of the values leads "
+                   "hold: it cannot be changed. Change its label.")
+    values = _check_field_options(changes, definition, errors)
+    errors.raise_if_any()
+    values = {k: v for k, v in values.items() if getattr(definition, k) != v}
+    if "label" in values and not values["label"]:
+        values["label"] = definition.name.replace("_", " ").capitalize()
+    if not values:
+        return definition
+    in_use = _lead_values(definition.project_id, definition.name)
+    if "type" in values and in_use.exists():
+        raise Conflict(f"Leads hold values of {definition.label}: its type changes only while "
+                       "no lead has a value.", code="field_in_use")
+    removed = [c for c in definition.choices if c not in values.get("choices", definition.choices)]
+    if "choices" in values and definition.type == FieldType.CHOICE and removed:
+        held = sorted({
+            str(v) for v in in_use.filter(**{f"custom__{definition.name}__in": removed})
+            .values_list(f"custom__{definition.name}", flat=True)[:100]
+        })
+        if held:
+            raise Conflict(f"Leads hold {', '.join(held)}: a choice leads hold stays until "
+                           "their value changes.", code="choice_in_use")
+    values["updated_at"] = timezone.now()
+    rekey = "unique" in values or "primary_key" in values
+    try:
+        return _save_changes(definition, values, "Custom field exists already.",
+                             after=(lambda: _rekey(definition.project_id)) if rekey else None)
+    except Conflict:
+        definition.refresh_from_db()
+        raise
+
+
+def delete_field_definition(definition: FieldDefinition, *, actor: Actor,
+                            reason: str = "") -> int:
+    """Delete a custom field (managers). Its values are removed from the project's leads and
+    its duplicate keys go (the composite key is recomputed without it, which is
+    Conflict(`values_collide`) when the remaining primary-key fields then collide; nothing is
+    deleted then). Returns how many leads lost a value.
+    Timeline: LEAD_UPDATED on each lead that held a value, before {custom: {name: value}},
+    after {custom: {name: None}}, one batch."""
+    access.require_manager(actor, definition.project_id)
+    name, project_id, pk = definition.name, definition.project_id, definition.pk
+    batch, changed, now = uuid.uuid4(), 0, timezone.now()
+    reason = reason or f"Custom field {definition.label} deleted"
+    try:
+        changed = _delete_definition(definition, name, project_id, actor=actor, reason=reason,
+                                     batch=batch, now=now)
+    except Conflict:
+        definition.pk = pk  # rolled back: the caller still holds the definition
+        raise
+    config_changed()
+    return changed
+
+
+def _delete_definition(definition, name, project_id, *, actor, reason, batch, now) -> int:
+    from leadflow.crm.models import Lead
+    from leadflow.timeline import services as timeline
+    from leadflow.timeline.models import TimelineKind
+
+    changed = 0
+    with transaction.atomic():
+        definition.delete()
+        last = 0
+        while True:
+            leads = list(_lead_values(project_id, name).filter(pk__gt=last).order_by("pk")
+                         .only("pk", "project_id", "name", "custom")[:1000])
+            if not leads:
+                break
+            last = leads[-1].pk
+            events = []
+            for lead in leads:
+                value = lead.custom.pop(name)
+                lead.updated_at = now
+                events.append({"kind": TimelineKind.LEAD_UPDATED, "actor": actor, "lead": lead,
+                               "before": {"custom": {name: value}},
+                               "after": {"custom": {name: None}}, "reason": reason,
+                               "batch_id": batch})
+            Lead.objects.bulk_update(leads, ["custom", "updated_at"])
+            timeline.record_many(events)
+            changed += len(leads)
+        if definition.keyed:
+            _rekey(project_id)
+    return changed

@@ -15,9 +15,12 @@ from leadflow.crm.filters import ORDERINGS, LeadFilters
 from leadflow.intake.filters import SUBMISSION_ORDERINGS, SubmissionFilters
 from leadflow.intake.models import SubmissionStatus
 from leadflow.projects.access import active_lost_reasons, projects_visible_to
+from leadflow.projects.fields import definitions_of
 from leadflow.projects.models import (
     OPEN_STATUSES,
     DuplicateScope,
+    FieldDefinition,
+    FieldType,
     Pool,
     Source,
     Stage,
@@ -46,6 +49,59 @@ def _grouped(rows, projects, label=str):
 
 def split_phones(text: str) -> list[str]:
     return [p.strip() for line in (text or "").splitlines() for p in line.split(",") if p.strip()]
+
+
+# --- custom fields ---------------------------------------------------------------------------
+
+CUSTOM_PREFIX = "custom__"
+BOOLEAN_CHOICES = [("", "—"), ("true", "Yes"), ("false", "No")]
+
+
+def custom_form_field(definition: FieldDefinition) -> forms.Field:
+    """A typed input for a custom field. It checks nothing: the services judge the value (and
+    whether it is required) and their errors come back onto the field."""
+    label = definition.label + ("" if definition.nullable else " *")
+    kind = definition.type
+    if kind == FieldType.BOOLEAN:
+        return forms.ChoiceField(required=False, label=label, choices=BOOLEAN_CHOICES)
+    if kind == FieldType.CHOICE:
+        return forms.ChoiceField(required=False, label=label, choices=[("", "—")] + [
+            (c, c) for c in definition.choices])
+    attrs = {
+        FieldType.NUMBER: {"type": "number", "step": "1", "inputmode": "numeric"},
+        FieldType.DECIMAL: {"type": "number", "step": "any", "inputmode": "decimal"},
+        FieldType.DATE: {"type": "date"},
+        FieldType.EMAIL: {"type": "email"},
+        FieldType.PHONE: {"type": "tel"},
+    }.get(kind, {})
+    return forms.CharField(required=False, label=label, widget=forms.TextInput(attrs=attrs),
+                           max_length=1000)
+
+
+def add_custom_fields(form: forms.Form, definitions) -> None:
+    """Give `form` one typed input per custom field, named `custom__<name>`."""
+    form.definitions = list(definitions)
+    for definition in form.definitions:
+        form.fields[CUSTOM_PREFIX + definition.name] = custom_form_field(definition)
+
+
+def custom_values(form: forms.Form) -> dict:
+    """The custom values typed in or changed (blank: cleared), by field name. Untouched
+    fields are left out, so a lead keeps a value no one edited."""
+    changed = set(form.changed_data)
+    return {d.name: form.cleaned_data.get(CUSTOM_PREFIX + d.name, "")
+            for d in getattr(form, "definitions", []) if CUSTOM_PREFIX + d.name in changed}
+
+
+def custom_initial(lead, definitions) -> dict:
+    """A lead's custom values as the typed inputs show them."""
+    initial = {}
+    for definition in definitions:
+        value = (lead.custom or {}).get(definition.name)
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        initial[CUSTOM_PREFIX + definition.name] = "" if value is None else str(value)
+    return initial
 
 
 # --- leads -----------------------------------------------------------------------------------
@@ -151,15 +207,28 @@ class ContactForm(forms.Form):
         required=False, widget=forms.TextInput(attrs={"placeholder": "fr", "size": 6})
     )
 
+    def __init__(self, *args, definitions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        add_custom_fields(self, definitions)
+
     def contact(self) -> dict:
+        """Contact values and `custom`: the custom fields typed in or changed (a blank one
+        clears the value)."""
         data = {key: self.cleaned_data.get(key, "") for key in CONTACT_FIELDS}
         data["phones"] = split_phones(data["phones"])
+        custom = custom_values(self)
+        if custom:
+            data["custom"] = custom
         return data
 
+    def custom_fields(self) -> list:
+        return [self[CUSTOM_PREFIX + d.name] for d in self.definitions]
+
     @staticmethod
-    def initial_from(lead) -> dict:
+    def initial_from(lead, definitions=()) -> dict:
         initial = {key: getattr(lead, key) for key in CONTACT_FIELDS}
         initial["phones"] = "\n".join(lead.phones)
+        initial.update(custom_initial(lead, definitions))
         return initial
 
 
@@ -175,6 +244,7 @@ class LeadCreateForm(ContactForm):
     )
 
     def __init__(self, *args, project, manages: bool, **kwargs):
+        kwargs.setdefault("definitions", definitions_of(project.pk))
         super().__init__(*args, **kwargs)
         self.sources = {s.pk: s for s in Source.objects.filter(project=project).order_by("name")}
         self.fields["source"].choices = [("", "Manual (default)")] + [
@@ -204,7 +274,9 @@ class LeadCreateForm(ContactForm):
         return values
 
     def lead_input(self) -> LeadInput:
-        return LeadInput(**self.contact())
+        data = self.contact()
+        custom = {k: v for k, v in data.pop("custom", {}).items() if v not in ("", None)}
+        return LeadInput(**data, custom=custom)
 
     def chosen_source(self) -> Source | None:
         return self.sources.get(self.cleaned_data.get("source"))
@@ -312,6 +384,52 @@ class StageAddForm(forms.Form):
 class StageEditForm(forms.Form):
     name = forms.CharField(required=False)
     status = forms.ChoiceField(choices=OPEN_STATUS_CHOICES, required=False)
+
+
+class FieldDefinitionForm(forms.Form):
+    """A custom field as a manager defines it; `name` only when it is created."""
+
+    name = forms.CharField(required=False, help_text="The key in the API and in intake "
+                           "payloads: lower-case letters, digits and _. It never changes.")
+    label = forms.CharField(required=False, help_text="Left empty, made from the name.")
+    type = forms.ChoiceField(choices=FieldType.choices, initial=FieldType.TEXT)
+    choices = forms.CharField(required=False, label="Choices",
+                              help_text="For a choice field: one per line.",
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    required = forms.BooleanField(required=False, label="Required when a lead is created")
+    unique = forms.BooleanField(required=False, label="Unique: a lead with the same value is "
+                                "a duplicate")
+    primary_key = forms.BooleanField(required=False, label="Part of the primary key: leads "
+                                     "with the same values in all its fields are duplicates")
+    position = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    def __init__(self, *args, creating: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not creating:
+            del self.fields["name"]
+        else:
+            del self.fields["position"]
+
+    @staticmethod
+    def initial_from(definition) -> dict:
+        return {"label": definition.label, "type": definition.type,
+                "choices": "\n".join(definition.choices), "required": not definition.nullable,
+                "unique": definition.unique, "primary_key": definition.primary_key,
+                "position": definition.position}
+
+    def options(self) -> dict:
+        """The service's options: label, type, choices, nullable, unique, primary_key and,
+        when given, position."""
+        data = self.cleaned_data
+        options = {
+            "label": data["label"], "type": data["type"],
+            "choices": [c.strip() for c in data["choices"].splitlines() if c.strip()],
+            "nullable": not data["required"], "unique": data["unique"],
+            "primary_key": data["primary_key"],
+        }
+        if data.get("position"):
+            options["position"] = data["position"]
+        return options
 
 
 class StageMoveForm(forms.Form):
@@ -618,13 +736,19 @@ class PublicLeadForm(forms.Form):
     website = forms.CharField(required=False, widget=forms.TextInput(
         attrs={"tabindex": "-1", "autocomplete": "off"}))
 
-    def __init__(self, *args, utm=None, **kwargs):
+    def __init__(self, *args, utm=None, definitions=(), **kwargs):
         super().__init__(*args, **kwargs)
         for key in UTM_FIELDS:
             self.fields[key] = forms.CharField(
                 required=False, max_length=200, widget=forms.HiddenInput,
                 initial=(utm or {}).get(key, ""),
             )
+        add_custom_fields(self, definitions)
+
+    def custom_fields(self) -> list:
+        return [self[CUSTOM_PREFIX + d.name] for d in self.definitions]
 
     def fields_for_submission(self) -> dict[str, str]:
-        return {key: (value or "").strip() for key, value in self.cleaned_data.items()}
+        """The form's values, custom fields under their own names."""
+        return {key.removeprefix(CUSTOM_PREFIX): (value or "").strip()
+                for key, value in self.cleaned_data.items()}

@@ -25,6 +25,7 @@ from leadflow.intake import services as intake
 from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
 from leadflow.projects.access import active_lost_reasons
+from leadflow.projects.fields import clean_custom, definitions_of
 from leadflow.projects.models import (
     OPEN_STATUSES,
     Pool,
@@ -112,40 +113,56 @@ def _pool_of_agent(project: Project, user) -> Pool:
 
 
 def update_lead(lead: Lead, changes: dict[str, Any], *, actor: Actor) -> Lead:
-    """Change contact fields (name, email, phones, company, timezone, country, language).
+    """Change contact fields (name, email, phones, company, timezone, country, language) and
+    custom fields (`custom`: the fields named change, a blank or null value clears one; each
+    is checked against the project's field definitions, a required field cannot be cleared).
 
-    Ownership, stage, tags, source and project are not changed here. A changed e-mail or phone
-    moves the lead's duplicate keys; one held by another lead is Conflict(code="duplicate").
-    Timeline: LEAD_UPDATED with before/after of the fields that really changed; nothing when
-    nothing changed. Errors: PermissionDenied, ValidationFailed, Conflict.
+    Ownership, stage, tags, source and project are not changed here. A changed e-mail, phone
+    or unique (or primary-key) custom field moves the lead's duplicate keys; one held by
+    another lead is Conflict(code="duplicate").
+    Timeline: LEAD_UPDATED with before/after of the fields that really changed (`custom` with
+    the custom fields that changed, None for a cleared one); nothing when nothing changed.
+    Errors: PermissionDenied, ValidationFailed, Conflict.
     """
     check_lead_action(actor, lead, "change")
     errors = ErrorCollector()
     for key in changes:
-        if key == "custom":
-            for name in changes["custom"] or {}:
-                errors.add(f"custom.{name}", "unknown_field", f"No custom field '{name}'.")
-        elif key in ("source", "project"):
+        if key in ("source", "project"):
             errors.add(key, "immutable", f"{key} cannot be changed.")
-        elif key not in CONTACT_FIELDS:
+        elif key not in CONTACT_FIELDS and key != "custom":
             errors.add(key, "unknown_field", f"'{key}' cannot be changed here.")
     contact = {k: v for k, v in changes.items() if k in CONTACT_FIELDS}
-    cleaned = clean_contact(contact, region=lead.project.default_region, errors=errors)
+    region = lead.project.default_region
+    cleaned = clean_contact(contact, region=region, errors=errors)
+    fields = definitions_of(lead.project_id) if changes.get("custom") is not None else []
+    custom = clean_custom(changes.get("custom"), fields, region=region, errors=errors,
+                          creating=False)
     merged = {k: getattr(lead, k) for k in CONTACT_FIELDS} | cleaned
     require_reachable(merged, errors)
     errors.raise_if_any()
     before = {k: getattr(lead, k) for k, v in cleaned.items() if getattr(lead, k) != v}
+    after = {k: cleaned[k] for k in before}
+    current = dict(lead.custom or {})
+    changed = {name: value for name, value in custom.items() if current.get(name) != value}
+    if changed:
+        before["custom"] = {name: current.get(name) for name in changed}
+        after["custom"] = changed
     if not before:
         return lead
-    after = {k: cleaned[k] for k in before}
     try:
         with transaction.atomic():
             for key, value in after.items():
-                setattr(lead, key, value)
+                if key != "custom":
+                    setattr(lead, key, value)
+            if changed:
+                lead.custom = {name: value for name, value in {**current, **changed}.items()
+                               if value is not None}
             lead.email_key = lead.email.casefold()
             lead.updated_at = timezone.now()
             lead.save(update_fields=[*after, "email_key", "updated_at"])
-            if "email" in after or "phones" in after:
+            if "email" in after or "phones" in after or (
+                changed and any(f.keyed for f in fields if f.name in changed)
+            ):
                 _replace_keys(lead)
             if "name" in after or "company" in after:
                 index_words(lead, replace=True)
@@ -162,7 +179,8 @@ def _replace_keys(lead: Lead) -> None:
     another lead is a duplicate and rolls the change back."""
     settings = SystemSettings.load()
     scope = scope_for(lead.project_id, settings)
-    wanted = derive_keys(lead.email, lead.phones, settings)
+    wanted = derive_keys(lead.email, lead.phones, settings, lead.custom,
+                         definitions_of(lead.project_id))
     current = {(k.kind, k.value): k for k in DuplicateKey.objects.filter(lead=lead)}
     stale = [k.pk for key, k in current.items() if key not in wanted]
     DuplicateKey.objects.filter(pk__in=stale).delete()
@@ -274,9 +292,10 @@ def delete_lead(lead: Lead, *, actor: Actor, reason: str = "") -> None:
 
 def merge_leads(lead: Lead, into: Lead, *, actor: Actor, reason: str = "") -> Lead:
     """Merge `lead` into `into` (managers): the survivor takes the other's duplicate keys, its
-    phones (up to five) and the contact values it lacks; the merged-away lead stays as history,
-    marked `merged_into`, its timeline read through the survivor. Merging again into the same
-    survivor returns it and changes nothing. Open possible-duplicate pairs of the two close.
+    phones (up to five) and the contact and custom values it lacks; the merged-away lead stays
+    as history, marked `merged_into`, its timeline read through the survivor. Merging again
+    into the same survivor returns it and changes nothing. Open possible-duplicate pairs of the
+    two close.
 
     Timeline: LEADS_MERGED on the survivor, LEAD_MERGED_INTO on the merged-away lead.
     Errors: PermissionDenied, ValidationFailed (same lead, other project), Conflict (either
@@ -314,6 +333,11 @@ def merge_leads(lead: Lead, into: Lead, *, actor: Actor, reason: str = "") -> Le
         if extra:
             before["phones"], after["phones"] = list(into.phones), into.phones + extra
             into.phones = into.phones + extra
+        kept = dict(into.custom or {})
+        filled = {k: v for k, v in (lead.custom or {}).items() if kept.get(k) is None}
+        if filled:
+            before["custom"], after["custom"] = dict.fromkeys(filled), filled
+            into.custom = {**kept, **filled}
         into.email_key = into.email.casefold()
         into.updated_at = now
         into.save(update_fields=[*after, "email_key", "updated_at"])

@@ -53,15 +53,16 @@ def plan_batch(context, rows: list[Submission]) -> list:
         first_open_stage(project)  # Conflict: the project has no open stage
     plans = []
     for row in rows:
-        data, payload_errors = read_payload(row.raw)
+        data, payload_errors = read_payload(row.raw, context.fields)
         cleaned, errors, keys = {}, [e.as_dict() for e in payload_errors], []
         if not errors:
             try:
-                cleaned = validate_input(project, data)
+                cleaned = validate_input(project, data, context.fields)
             except ValidationFailed as exc:
                 errors = [e.as_dict() for e in exc.errors]
             else:
-                keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
+                keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings,
+                                   cleaned["custom"], context.fields)
         plans.append((row, data, cleaned, errors, keys))
     return plans
 

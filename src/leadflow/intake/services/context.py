@@ -3,8 +3,9 @@
 The bucket row's key hash, active flag and `updated_at` are read on every request (one query by
 primary key), so a rotated key or a deactivated bucket is refused at once, and any edit of the
 bucket reloads the rest. The rest — project, source, default pool, first open stage, system
-settings, the project's active distribution rules (for matching; the router reads a matching
-rule again under lock) — is kept up to `CONFIG_TTL` seconds (see leadflow.core.cache)."""
+settings, the project's field definitions, the project's active distribution rules (for
+matching; the router reads a matching rule again under lock) — is kept up to `CONFIG_TTL`
+seconds (see leadflow.core.cache)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from leadflow.core.cache import CONFIG_TTL, config_generation
 from leadflow.core.db import naive_utc
 from leadflow.intake.keys import scope_for
 from leadflow.intake.models import Bucket
+from leadflow.projects.fields import definitions_of
 from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
 from leadflow.routing.services.router import active_rules
 
@@ -34,6 +36,7 @@ class BucketContext:
     stage: Stage | None  # the first open stage; None when the project has none
     settings: SystemSettings
     rules: list  # the project's active distribution rules in order, for matching
+    fields: list  # the project's field definitions in order
     scope: str
     stamp: datetime  # the row's updated_at, naive UTC
     loaded_at: float
@@ -73,6 +76,7 @@ def _load(bucket_id: int) -> BucketContext | None:
         .order_by("position").first(),
         settings=settings,
         rules=active_rules(bucket.project_id),
+        fields=definitions_of(bucket.project_id),
         scope=scope_for(bucket.project_id, settings),
         stamp=_stamp(bucket),
         loaded_at=loaded_at,

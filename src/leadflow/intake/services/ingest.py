@@ -21,7 +21,16 @@ from leadflow.crm.search import index_words, words_of
 from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
 from leadflow.intake.tasks import queue_duplicate_checks
-from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
+from leadflow.projects.fields import clean_custom, definitions_of, stored
+from leadflow.projects.models import (
+    OPEN_STATUSES,
+    FieldDefinition,
+    Pool,
+    Project,
+    Source,
+    Stage,
+    SystemSettings,
+)
 from leadflow.routing.services import loads
 from leadflow.routing.services.router import Decision, LeadFacts, Router
 from leadflow.timeline import services as timeline
@@ -44,16 +53,22 @@ class IngestResult:
     cleaned: dict = field(default_factory=dict)
 
 
-def validate_input(project: Project, data: LeadInput) -> dict:
-    """Cleaned contact values of `data`, or ValidationFailed with every field error."""
+def validate_input(project: Project, data: LeadInput,
+                   fields: list[FieldDefinition] | None = None) -> dict:
+    """Cleaned contact values of `data`, with its custom values (`custom`, blanks left out)
+    checked against the project's field definitions (`fields`, read when not given; required
+    fields must have a value), or ValidationFailed with every field error."""
     errors = ErrorCollector()
     values = data.given()
     values.setdefault("name", "")
     cleaned = clean_contact(values, region=project.default_region, errors=errors)
     require_reachable(cleaned, errors)
-    for key in data.custom:
-        errors.add(f"custom.{key}", "unknown_field", f"No custom field '{key}' in this project.")
+    if fields is None:
+        fields = definitions_of(project.pk)
+    custom = clean_custom(data.custom, fields, region=project.default_region, errors=errors,
+                          creating=True)
     errors.raise_if_any()
+    cleaned["custom"] = stored(custom)
     return cleaned
 
 
@@ -78,14 +93,18 @@ class Prepared:
 
 
 def prepare(project: Project, data: LeadInput, *, settings: SystemSettings | None = None,
-            stage: Stage | None = None) -> Prepared:
+            stage: Stage | None = None,
+            fields: list[FieldDefinition] | None = None) -> Prepared:
     """Validate `data` and read what ingest needs, without writing. Raises ValidationFailed.
     Callers that wrap ingest in a longer transaction call this first, so the transaction (and
-    SQLite's write lock) covers only the writes; callers that hold the system settings and the
-    first open stage already pass them."""
-    cleaned = validate_input(project, data)
+    SQLite's write lock) covers only the writes; callers that hold the system settings, the
+    first open stage and the project's field definitions already pass them."""
+    if fields is None:
+        fields = definitions_of(project.pk)
+    cleaned = validate_input(project, data, fields)
     settings = settings or SystemSettings.load()
-    keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
+    keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings,
+                       cleaned["custom"], fields)
     return Prepared(cleaned, scope_for(project.pk, settings), keys,
                     stage or first_open_stage(project))
 
@@ -217,7 +236,7 @@ def facts_of(cleaned: dict, data: LeadInput, *, source, bucket) -> LeadFacts:
     return LeadFacts(
         source_id=source.pk, bucket_id=bucket.pk if bucket is not None else None,
         country=cleaned.get("country", ""), language=cleaned.get("language", ""),
-        custom=dict(data.custom or {}),
+        custom=dict(cleaned.get("custom") or {}),
     )
 
 
@@ -252,6 +271,7 @@ def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now)
         timezone=cleaned.get("timezone", ""),
         country=cleaned.get("country", ""),
         language=cleaned.get("language", ""),
+        custom=dict(cleaned.get("custom") or {}),
         source=source,
         bucket=bucket,
         bucket_label=bucket.label if bucket is not None else "",
@@ -280,6 +300,8 @@ def created_after(lead: Lead, *, source, pool, stage, owner, bucket) -> dict:
         "stage": stage.name,
         "owner": owner.email if owner else None,
     }
+    if lead.custom:
+        after["custom"] = lead.custom
     if bucket is not None:
         after["bucket"] = bucket.name
     return after
@@ -344,6 +366,12 @@ def _merge_into(target: Lead, cleaned, scope, keys, matches, *, actor, batch_id)
         before["phones"] = list(target.phones)
         target.phones = target.phones + new_phones[:room]
         after["phones"] = target.phones
+    filled = {name: value for name, value in (cleaned.get("custom") or {}).items()
+              if (target.custom or {}).get(name) is None}
+    if filled:
+        before["custom"] = dict.fromkeys(filled)
+        after["custom"] = filled
+        target.custom = {**(target.custom or {}), **filled}
     matched_on = ", ".join(f"{m['kind']} {m['value']}" for m in matches)
     if after:
         if "email" in after:
@@ -356,7 +384,8 @@ def _merge_into(target: Lead, cleaned, scope, keys, matches, *, actor, batch_id)
             DuplicateKey.objects.filter(lead=target).values_list("kind", "value")
         )
         claimed = {(m["kind"], m["value"]) for m in matches}
-        current = derive_keys(target.email, target.phones, SystemSettings.load())
+        current = derive_keys(target.email, target.phones, SystemSettings.load(),
+                              target.custom, definitions_of(target.project_id))
         for kind, value in current:
             if (kind, value) in owned:
                 continue

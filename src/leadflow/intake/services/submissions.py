@@ -94,12 +94,12 @@ class Plan:
 
 def plan_submission(context: BucketContext, raw: dict) -> Plan:
     """Read and validate a payload. Raises Conflict when the project has no open stage."""
-    data, payload_errors = read_payload(raw)
+    data, payload_errors = read_payload(raw, context.fields)
     plan = Plan(data, [e.as_dict() for e in payload_errors])
     if not plan.errors:
         try:
             plan.prepared = prepare(context.project, data, settings=context.settings,
-                                    stage=context.stage)
+                                    stage=context.stage, fields=context.fields)
         except ValidationFailed as exc:
             plan.errors = [e.as_dict() for e in exc.errors]
     return plan

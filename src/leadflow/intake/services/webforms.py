@@ -12,6 +12,7 @@ from django.utils import timezone
 from leadflow.core.errors import NotFound, RateLimited
 from leadflow.intake.models import RateCounter, Submission
 from leadflow.intake.services.submissions import submit
+from leadflow.projects.fields import definitions_of
 from leadflow.projects.models import Source
 
 FORM_FIELDS = ("name", "email", "phone", "company", "country", "message")
@@ -48,12 +49,17 @@ def hit(key: str, *, limit: int, window: timedelta) -> bool:
 def submit_form(source: Source, fields: dict[str, str], *, address: str) -> Submission | None:
     """Take one form post. A filled honeypot stores nothing and answers like a success (None);
     more than RATE_LIMIT posts from one address in RATE_WINDOW is RateLimited. The payload
-    holds the form's fields; the lead's source is the form's, the rest as the bucket's."""
+    holds the form's fields (the project's custom fields under `custom`); the lead's source
+    is the form's, the rest as the bucket's."""
     if (fields.get(HONEYPOT) or "").strip():
         return None
     if not hit(f"form:{source.pk}:{address}", limit=RATE_LIMIT, window=RATE_WINDOW):
         raise RateLimited("Too many submissions from your address; try again later.")
     payload = {k: fields[k] for k in FORM_FIELDS if (fields.get(k) or "").strip()}
+    custom = {d.name: fields[d.name] for d in definitions_of(source.project_id)
+              if (fields.get(d.name) or "").strip()}
+    if custom:
+        payload["custom"] = custom
     payload["form"] = {"source": source.name, "address": address}
     for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
         if fields.get(key):

@@ -64,10 +64,14 @@ def wants_partial(request) -> bool:
 
 
 def copy_errors(form, exc: ValidationFailed) -> None:
-    """Put each field error of a service onto the form field it names (`phones[1]` → `phones`);
-    errors naming no field of the form become form-wide errors."""
+    """Put each field error of a service onto the form field it names (`phones[1]` → `phones`,
+    `custom.budget` → `custom__budget`); errors naming no field of the form become form-wide
+    errors."""
     for error in exc.errors:
         name, _, rest = error.field.partition("[")
+        if name.startswith("custom.") and f"custom__{name[7:]}" in form.fields:
+            form.add_error(f"custom__{name[7:]}", error.message)
+            continue
         name = name.split(".")[0]
         message = error.message
         if rest and rest[:-1].isdigit():

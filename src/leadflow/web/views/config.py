@@ -1,6 +1,6 @@
-"""Settings screens: projects, members, sources, pools, stages (managers of the project and
-admins), users and system settings (admins). Reads check access here, because no service runs
-on a GET; writes are checked again by the services."""
+"""Settings screens: projects, members, sources, pools, stages, custom fields (managers of the
+project and admins), users and system settings (admins). Reads check access here, because no
+service runs on a GET; writes are checked again by the services."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from leadflow.core.errors import Conflict, NotFound, ValidationFailed
 from leadflow.intake.models import Bucket
 from leadflow.projects import services
 from leadflow.projects.access import (
+    get_field_definition_for,
     get_pool_for,
     get_project_for,
     get_source_for,
@@ -326,6 +327,58 @@ def stage_delete(request, actor, stage_id: int):
     else:
         messages.success(request, f"Stage {stage.name} deleted.")
     return redirect("config:stages", project.pk)
+
+
+# --- custom fields ---------------------------------------------------------------------------
+
+
+@ui_view
+def field_definitions(request, actor, project_id: int):
+    project = managed_project(actor, project_id)
+    form = forms.FieldDefinitionForm(_post(request), creating=True)
+    if form.is_bound and form.is_valid():
+        name = form.cleaned_data["name"]
+        if _save(request, form, lambda: services.create_field_definition(
+            project, name, actor=actor, **form.options()
+        ), f"Custom field {name} added."):
+            return redirect("config:field_definitions", project.pk)
+    rows = services.list_field_definitions(actor=actor, project=project)
+    context = {"project": project, "form": form, "definitions": rows, "tab": "fields"}
+    return render(request, "config/field_definitions.html", context)
+
+
+@ui_view
+def field_definition_edit(request, actor, definition_id: int):
+    definition = get_field_definition_for(actor, definition_id)
+    project = managed_project(actor, definition.project_id)
+    form = forms.FieldDefinitionForm(
+        _post(request), creating=False, initial=forms.FieldDefinitionForm.initial_from(definition)
+    )
+    if form.is_bound and form.is_valid():
+        if _save(request, form, lambda: services.update_field_definition(
+            definition, actor=actor, **form.options()
+        ), "Custom field saved."):
+            return redirect("config:field_definitions", project.pk)
+        definition.refresh_from_db()
+    holders = services.leads_holding_field(definition)
+    context = {"project": project, "form": form, "definition": definition, "tab": "fields",
+               "holders": holders}
+    return render(request, "config/field_definition_edit.html", context)
+
+
+@require_POST
+@ui_view
+def field_definition_delete(request, actor, definition_id: int):
+    definition = get_field_definition_for(actor, definition_id)
+    project = managed_project(actor, definition.project_id)
+    try:
+        cleared = services.delete_field_definition(definition, actor=actor)
+    except Conflict as exc:
+        messages.error(request, exc.detail)
+        return redirect("config:field_definition_edit", definition.pk)
+    messages.success(request, f"Custom field {definition.label} deleted; {cleared} leads lost "
+                     "their value.")
+    return redirect("config:field_definitions", project.pk)
 
 
 # --- system settings and users (admins) ------------------------------------------------------

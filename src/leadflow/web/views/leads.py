@@ -16,6 +16,7 @@ from leadflow.crm.access import can, get_lead_for, leads_visible_to
 from leadflow.crm.filters import ORDERINGS, apply_lead_filters
 from leadflow.crm.selectors import timeline_for
 from leadflow.projects.access import project_for_new_lead, projects_visible_to
+from leadflow.projects.fields import definitions_of, display_value
 from leadflow.tags.selectors import with_tags
 from leadflow.web.forms import (
     ContactForm,
@@ -87,6 +88,10 @@ def detail_context(actor, lead, *, stage_form=None, events_cursor=None, **owners
         "can_stage": can(actor, lead, "stage"),
         "can_delete": can(actor, lead, "delete"),
         "merge_form": LeadMergeForm(),
+        "custom_fields": [
+            (d.label, display_value(d, (lead.custom or {}).get(d.name)))
+            for d in definitions_of(lead.project_id)
+        ],
     }
 
 
@@ -212,7 +217,9 @@ def _upsell_client(actor, raw: str | None, project):
 def lead_edit(request, actor, lead_id: int):
     lead = get_lead_for(actor, lead_id, "change")
     data = request.POST if request.method == "POST" else None
-    form = ContactForm(data, initial=ContactForm.initial_from(lead))
+    definitions = definitions_of(lead.project_id)
+    form = ContactForm(data, initial=ContactForm.initial_from(lead, definitions),
+                       definitions=definitions)
     duplicate_of = None
     if data is not None and form.is_valid():
         try:

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leadflow.core.errors import NotFound, RateLimited
 from leadflow.intake.models import SubmissionStatus
 from leadflow.intake.services import webforms
-from leadflow.web.forms import UTM_FIELDS, PublicLeadForm
+from leadflow.projects.fields import definitions_of
+from leadflow.web.forms import CUSTOM_PREFIX, UTM_FIELDS, PublicLeadForm
 
 # Submission error fields → form fields; anything else is shown above the form.
 ERROR_FIELDS = {"name": "name", "email": "email", "phones": "phone", "phone": "phone",
@@ -28,7 +29,10 @@ def _unavailable(request, status: int, title: str, detail: str):
 
 def _copy_submission_errors(form: PublicLeadForm, errors: list[dict]) -> None:
     for error in errors:
-        name = ERROR_FIELDS.get(error.get("field", "").partition("[")[0])
+        field = error.get("field", "")
+        name = ERROR_FIELDS.get(field.partition("[")[0])
+        if field.startswith("custom.") and CUSTOM_PREFIX + field[7:] in form.fields:
+            name = CUSTOM_PREFIX + field[7:]
         form.add_error(name, error.get("message") or "This value was refused.")
 
 
@@ -44,8 +48,9 @@ def public_form(request, project_slug: str, source_id: int):
         source = webforms.get_form_source(project_slug, source_id)
     except NotFound as exc:
         return _unavailable(request, 404, "Form not available", exc.detail)
+    definitions = definitions_of(source.project_id)
     if request.method == "POST":
-        form = PublicLeadForm(request.POST)
+        form = PublicLeadForm(request.POST, definitions=definitions)
         if form.is_valid():
             try:
                 submission = webforms.submit_form(
@@ -58,7 +63,8 @@ def public_form(request, project_slug: str, source_id: int):
             else:
                 return redirect("webforms:thanks", project_slug, source.pk)
     else:
-        form = PublicLeadForm(utm={key: request.GET.get(key, "")[:200] for key in UTM_FIELDS})
+        form = PublicLeadForm(utm={key: request.GET.get(key, "")[:200] for key in UTM_FIELDS},
+                              definitions=definitions)
     return render(request, "webforms/form.html", {"form": form, "source": source})
 
 
