@@ -95,6 +95,7 @@ def _routers() -> None:
     from leadflow.activities.api import router as activities_router
     from leadflow.clients.api import router as clients_router
     from leadflow.crm.api import router as crm_router
+    from leadflow.imports.api import router as imports_router
     from leadflow.intake.api import router as intake_router
     from leadflow.jobs.api import router as jobs_router
     from leadflow.projects.api import router as projects_router
@@ -110,6 +111,7 @@ def _routers() -> None:
     api.add_router("/", tags_router)
     api.add_router("/", activities_router)
     api.add_router("/", clients_router)
+    api.add_router("/", imports_router)
 
 
 _routers()

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "leadflow.jobs",
     "leadflow.tags",
     "leadflow.lists",
+    "leadflow.imports",
     "leadflow.timeline",
     "leadflow.web",
 ]
@@ -126,6 +127,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = LEADFLOW_HOME / "static"
 MEDIA_ROOT = LEADFLOW_HOME / "uploads"
+# Uploaded import files, kept so that a resumed import reads the same file.
+IMPORTS_ROOT = LEADFLOW_HOME / "imports"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -99,3 +99,6 @@ class CampaignList(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "list"], name="campaignlist_campaign_list"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.list_id}"
