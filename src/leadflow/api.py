@@ -44,7 +44,13 @@ CODES = {
 }
 
 
+LOCATIONS = ("body", "query", "path", "form", "file", "header", "cookie")
+
+
 def _field(loc) -> str:
+    loc = list(loc)
+    if loc and loc[0] in LOCATIONS:
+        loc = loc[1:]
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "filters")]
     return ".".join(parts) or "body"
 

@@ -23,9 +23,8 @@ def csv_bytes(rows: list[list[str]], *, delimiter: str = ",", newline: str = "\r
 
 
 def write_file(content: bytes, suffix: str = ".csv") -> Path:
-    handle = tempfile.NamedTemporaryFile(delete=False, suffix=suffix)
-    handle.write(content)
-    handle.close()
+    with tempfile.NamedTemporaryFile(delete=False, suffix=suffix) as handle:
+        handle.write(content)
     return Path(handle.name)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from leadflow.core.api import actor_of, responses
@@ -88,7 +88,7 @@ def create_import(request, file: UploadedFile = File(...), project: str = Form(.
     upload = services.store_upload(file, file.name or "upload")
     imp = services.start_import(target, upload, actor=actor, mapping=parsed, policy=policy,
                                 list_name=list, dry_run=dry_run)
-    return 202, {"job": imp.pk}
+    return Status(202, {"job": imp.pk})
 
 
 @router.get("/imports/{import_id}", response=responses(200, ImportOut, 401, 404))
