@@ -12,6 +12,7 @@ from leadflow.web.views import (
     clients,
     config,
     duplicates,
+    imports,
     leads,
     ownership,
     pipeline,
@@ -85,6 +86,13 @@ webform_patterns = [
     path("<slug:project_slug>/<int:source_id>/", webforms.public_form, name="form"),
     path("<slug:project_slug>/<int:source_id>/thanks/", webforms.public_form_thanks,
          name="thanks"),
+]
+
+imports_patterns = [
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/new/<str:name>/", imports.import_mapping, name="import_mapping"),
+    path("imports/<int:import_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:import_id>/run/", imports.import_run, name="import_run"),
 ]
 
 retirement_patterns = [
@@ -170,4 +178,5 @@ urlpatterns = [
     path("f/", include((webform_patterns, "webforms"))),
     path("", include((pipeline_patterns, "pipeline"))),
     path("", include((retirement_patterns, "retirement"))),
+    path("", include((imports_patterns, "imports"))),
 ]
