@@ -528,7 +528,7 @@ class LeadGenerator:
                     self.stage_of[status], status,
                     rng.choice(LOST_REASONS) if status == "LOST" else "",
                     next_call, last_activity, retired, "{}", None, created, updated,
-                    None, created, None, None, None,
+                    None, created, None, None, None, None,
                 )
             )
             if email:
@@ -553,7 +553,7 @@ LEAD_COLUMNS = [
     "claimed_by_id", "claimed_until", "original_owner_id", "assigned_at", "stage_id", "status",
     "lost_reason", "next_call_at", "last_activity_at", "retired_at", "custom", "merged_into_id",
     "created_at", "updated_at", "bucket_id", "duplicates_checked_at", "offer_until",
-    "client_id", "converted_at",
+    "client_id", "converted_at", "list_id",
 ]
 KEY_COLUMNS = ["id", "scope", "kind", "value", "lead_id", "canonical"]
 WORD_COLUMNS = ["id", "lead_id", "word"]

@@ -211,3 +211,19 @@ def test_a_crashed_import_resumes_after_its_last_batch_without_duplicates(monkey
     assert job.progress == 27
     assert Lead.objects.filter(project=project).count() == 25
     assert ImportRejection.objects.count() == 1
+
+
+def test_big_files_are_normalized_by_worker_processes_with_the_same_outcomes(monkeypatch):
+    from leadflow.imports import services
+
+    project = make_project()
+    make_lead(project, name="Known", email="p7@example.com")
+    rows = [["Full Name", "Email"]] + [[f"P {i}", f"p{i}@example.com"] for i in range(30)]
+    rows += [["Again", "p3@example.com"], ["Bad", "nope"]]
+    monkeypatch.setattr(services, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(services, "BATCH", 7)
+
+    imp = run(project, csv_bytes(rows))
+
+    assert counts(imp) == {"created": 29, "skipped": 2, "rejected": 1}
+    assert Lead.objects.filter(project=project).count() == 30

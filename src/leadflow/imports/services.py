@@ -44,6 +44,7 @@ from leadflow.crm.access import can
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import MAX_PHONES, Lead, LeadWord
 from leadflow.crm.search import words_of
+from leadflow.imports import workers
 from leadflow.imports.mapping import (
     RowPlan,
     RowResult,
@@ -384,13 +385,6 @@ def _context(imp: Import, actor: Actor) -> _Context:
     )
 
 
-def _worker_setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
-    import django
-
-    django.setup()
-
-
 class _Run:
     """An open file and its normalization pipeline, kept between the batches (job steps) of
     one run in this process. Big files are normalized by worker processes, at most AHEAD
@@ -408,7 +402,7 @@ class _Run:
         self.pool = None
         if path.stat().st_size > PARALLEL_BYTES:
             context = multiprocessing.get_context("spawn")
-            self.pool = context.Pool(WORKERS, initializer=_worker_setup)
+            self.pool = context.Pool(WORKERS, initializer=workers.setup)
 
     def _chunk(self) -> list[tuple[int, list[str]]]:
         chunk = []
@@ -430,7 +424,7 @@ class _Run:
                 if not chunk:
                     break
                 self.pending.append(
-                    (chunk, self.pool.apply_async(normalize_rows, (chunk, self.plan))))
+                    (chunk, self.pool.apply_async(workers.normalize, (chunk, self.plan))))
             if not self.pending:
                 return []
             chunk, result = self.pending.popleft()
