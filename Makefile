@@ -13,7 +13,7 @@ BENCH_INTAKE_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
 .PHONY: run test test-sqlite test-postgres lint bench bench-intake bench-routing bench-retirement \
-	install clean
+	bench-imports install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,18 @@ bench-retirement: $(BIN)/.installed
 		$(BENCH_RETIREMENT_ARGS)
 	$(BIN)/python bench/retirement.py --database postgres --url $(BENCH_RETIREMENT_PG_URL) \
 		--leads $(BENCH_LEADS) $(BENCH_RETIREMENT_ARGS)
+
+# The imports benchmark keeps its loaded leads in <name>_base and copies them into this
+# database for each run; its name must start with bench_.
+BENCH_IMPORTS_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_imports
+BENCH_IMPORT_ROWS ?= 1000000
+BENCH_IMPORTS_ARGS ?=
+
+bench-imports: $(BIN)/.installed
+	$(BIN)/python bench/imports.py --database sqlite --leads $(BENCH_LEADS) \
+		--rows $(BENCH_IMPORT_ROWS) $(BENCH_IMPORTS_ARGS)
+	$(BIN)/python bench/imports.py --database postgres --url $(BENCH_IMPORTS_PG_URL) \
+		--leads $(BENCH_LEADS) --rows $(BENCH_IMPORT_ROWS) $(BENCH_IMPORTS_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -44,7 +44,13 @@ CODES = {
 }
 
 
+LOCATIONS = ("body", "query", "path", "form", "file", "header", "cookie")
+
+
 def _field(loc) -> str:
+    loc = list(loc)
+    if loc and loc[0] in LOCATIONS:
+        loc = loc[1:]
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "filters")]
     return ".".join(parts) or "body"
 
@@ -96,6 +102,7 @@ def _routers() -> None:
     from leadflow.clients.api import router as clients_router
     from leadflow.crm.api import router as crm_router
     from leadflow.exports.api import router as exports_router
+    from leadflow.imports.api import router as imports_router
     from leadflow.intake.api import router as intake_router
     from leadflow.jobs.api import router as jobs_router
     from leadflow.lists.api import router as lists_router
@@ -114,6 +121,7 @@ def _routers() -> None:
     api.add_router("/", clients_router)
     api.add_router("/", lists_router)
     api.add_router("/", exports_router)
+    api.add_router("/", imports_router)
 
 
 _routers()

@@ -1,4 +1,5 @@
-"""The `leadflow` command: serve, worker, migrate, check, createuser, token, export, demo.
+"""The `leadflow` command: serve, worker, migrate, check, createuser, token, import, export,
+demo, sweep, rebuild-keys.
 
 Errors print one line to stderr and exit 1; bad usage exits 2. Script output goes to stdout."""
 
@@ -243,6 +244,80 @@ def cmd_export(args) -> int:
     return 0
 
 
+def parse_map(text: str | None) -> dict[str, str]:
+    """`--map "First Name=name,Cell=phone2"` → {column: field}; ValueError when malformed."""
+    mapping: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        column, sep, field = part.rpartition("=")
+        if not sep or not column.strip():
+            raise ValueError(f"--map expects COLUMN=field, got '{part.strip()}'")
+        mapping[column.strip()] = field.strip()
+    return mapping
+
+
+def cmd_import(args) -> int:
+    try:
+        mapping = parse_map(args.map)
+    except ValueError as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2
+    if not os.path.isfile(args.file):
+        return _fail(f"no such file: {args.file}")
+    _setup()
+    from leadflow.core.actor import Actor
+    from leadflow.core.errors import DomainError
+    from leadflow.imports import services
+    from leadflow.imports.models import OUTCOMES
+    from leadflow.projects.models import Project
+
+    project = Project.objects.filter(slug=args.project).first()
+    if project is None:
+        return _fail(f"no project with slug '{args.project}'")
+    actor = Actor(None, "cli")
+    tty = sys.stderr.isatty()
+
+    def progress(job) -> None:
+        if not tty:
+            return
+        total = job.total or 0
+        share = job.progress / total if total else 1.0
+        bar = "#" * int(share * 30)
+        sys.stderr.write(f"\r[{bar:<30}] {job.progress:,}/{total:,} rows ({share:.0%})")
+        sys.stderr.flush()
+
+    try:
+        services.check_import_allowed(actor, project, policy=args.policy,
+                                      list_name=args.list or "")
+        upload = services.store_upload(args.file, os.path.basename(args.file))
+        imp = services.start_import(project, upload, actor=actor, mapping=mapping,
+                                    policy=args.policy, list_name=args.list or "",
+                                    dry_run=args.dry_run, enqueue=False)
+        imp = services.run_import(imp, on_progress=progress)
+    except DomainError as exc:
+        if tty:
+            sys.stderr.write("\n")
+        details = "; ".join(f"{e.field}: {e.message}" for e in getattr(exc, "errors", []))
+        return _fail(details or exc.detail)
+    if tty:
+        sys.stderr.write("\n")
+    job = imp.job
+    if job.state != "done":
+        return _fail(f"import #{imp.pk} stopped: {job.error or job.state}")
+    used = ", ".join(f"{c}={t}" for c, t in imp.mapping.items())
+    print(f"Mapping: {used}", file=sys.stderr)
+    for warning, n in imp.warnings.items():
+        print(f"warning: {warning} ({n} rows)", file=sys.stderr)
+    for problem in job.errors[:5]:
+        print(f"row {problem['row']}: {problem['reason']}", file=sys.stderr)
+    if job.counts.get("rejected"):
+        print(f"Rejected rows: GET /api/v1/imports/{imp.pk}/errors", file=sys.stderr)
+    prefix = "Dry run, nothing written: " if imp.dry_run else ""
+    print(prefix + ", ".join(f"{name} {job.counts.get(name, 0)}" for name in OUTCOMES))
+    return 0
+
+
 def cmd_demo(args) -> int:
     _setup()
     from leadflow.demo import seed_demo
@@ -316,6 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--created-before", help="date or ISO date-time")
     p.add_argument("--next-call-before", help="date or ISO date-time")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="import leads from a CSV or XLSX file")
+    p.add_argument("file")
+    p.add_argument("--project", required=True, metavar="SLUG")
+    p.add_argument("--list", metavar="NAME", help="put the leads into this list")
+    p.add_argument("--policy", choices=["skip", "update", "move", "keep-both"], default="skip",
+                   help="what to do with duplicates (default skip)")
+    p.add_argument("--map", metavar="COLUMN=field,...",
+                   help="override the suggested mapping, e.g. 'Cell=phone2,Notes=custom.notes'")
+    p.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("demo", help="seed the realistic demo project (idempotent)")
     p.add_argument("--leads", type=int, default=300)

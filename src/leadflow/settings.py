@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "leadflow.tags",
     "leadflow.lists",
     "leadflow.exports",
+    "leadflow.imports",
     "leadflow.timeline",
     "leadflow.web",
 ]
@@ -129,6 +130,8 @@ STATIC_ROOT = LEADFLOW_HOME / "static"
 MEDIA_ROOT = LEADFLOW_HOME / "uploads"
 # Export files, written by the export jobs and streamed out by the download routes.
 EXPORTS_ROOT = LEADFLOW_HOME / "exports"
+# Uploaded import files, kept so that a resumed import reads the same file.
+IMPORTS_ROOT = LEADFLOW_HOME / "imports"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

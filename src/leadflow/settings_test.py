@@ -12,6 +12,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HUEY = MemoryHuey("leadflow-test", immediate=True)
 MEDIA_ROOT = tempfile.mkdtemp(prefix="leadflow-media-")
 EXPORTS_ROOT = Path(tempfile.mkdtemp(prefix="leadflow-exports-"))
+IMPORTS_ROOT = Path(tempfile.mkdtemp(prefix="leadflow-imports-"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -36,13 +36,15 @@ def register(kind: str, *, atomic: bool = True) -> Callable[[Step], Step]:
 
 
 def start_job(kind: str, params: dict, *, actor: Actor, project_id: int | None = None,
-              total: int | None = None) -> Job:
-    """Store a queued job and wake a worker once the row is committed."""
+              total: int | None = None, enqueue: bool = True) -> Job:
+    """Store a queued job and wake a worker once the row is committed. A caller that runs the
+    job itself (the CLI) passes `enqueue=False`; the sweep still resumes it if it stalls."""
     from leadflow.jobs.tasks import run_job_task
 
     job = Job.objects.create(kind=kind, params=params, created_by=actor.user,
                              project_id=project_id, total=total)
-    transaction.on_commit(lambda: run_job_task(job.pk))
+    if enqueue:
+        transaction.on_commit(lambda: run_job_task(job.pk))
     return job
 
 
@@ -58,8 +60,9 @@ def _take(job_id: int, now) -> bool:
     return bool(taken)
 
 
-def run_job(job_id: int) -> Job | None:
-    """Run a job to its end, chunk by chunk. Returns None when another runner holds it."""
+def run_job(job_id: int, *, on_progress: Callable[[Job], None] | None = None) -> Job | None:
+    """Run a job to its end, chunk by chunk, calling `on_progress` after each committed chunk.
+    Returns None when another runner holds it."""
     if not _take(job_id, timezone.now()):
         return None
     job = Job.objects.select_related("created_by").get(pk=job_id)
@@ -82,12 +85,14 @@ def run_job(job_id: int) -> Job | None:
                 if cursor is None:
                     job.state, job.finished_at = JobState.DONE, job.heartbeat_at
                 job.save(update_fields=["cursor", "progress", "counts", "errors",
-                                        "heartbeat_at", "state", "finished_at"])
+                                        "heartbeat_at", "state", "finished_at", "total"])
         except Exception as exc:  # a failed chunk ends the job with its message
             Job.objects.filter(pk=job.pk).update(
                 state=JobState.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
             )
             raise
+        if on_progress is not None:
+            on_progress(job)
         if cursor is None:
             return job
 

@@ -13,6 +13,7 @@ from leadflow.web.views import (
     config,
     duplicates,
     exports,
+    imports,
     leads,
     lists,
     ownership,
@@ -93,6 +94,13 @@ exports_patterns = [
     path("", exports.export_list, name="export_list"),
     path("new/", exports.export_new, name="export_new"),
     path("<int:export_id>/download/", exports.export_download, name="export_download"),
+]
+
+imports_patterns = [
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/new/<str:name>/", imports.import_mapping, name="import_mapping"),
+    path("imports/<int:import_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:import_id>/run/", imports.import_run, name="import_run"),
 ]
 
 retirement_patterns = [
@@ -195,4 +203,5 @@ urlpatterns = [
     path("", include((pipeline_patterns, "pipeline"))),
     path("", include((retirement_patterns, "retirement"))),
     path("exports/", include((exports_patterns, "exports"))),
+    path("", include((imports_patterns, "imports"))),
 ]

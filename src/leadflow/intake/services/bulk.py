@@ -5,6 +5,7 @@ outcomes, events and rules as processing each submission alone (`process_submiss
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils import timezone
 from leadflow.core.actor import Actor
 from leadflow.core.db import insert_rows, update_rows
 from leadflow.core.errors import ValidationFailed
+from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import Lead, LeadWord
 from leadflow.crm.search import words_of
 from leadflow.intake.keys import derive_keys
@@ -36,6 +38,8 @@ from leadflow.intake.services.ingest import (
     validate_input,
 )
 from leadflow.intake.tasks import queue_duplicate_checks
+from leadflow.projects.models import Source, Stage
+from leadflow.routing.services import loads
 from leadflow.routing.services.router import Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
@@ -95,77 +99,28 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
 
 
 def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, batch_id, now):
-    existing = find_canonical(scope, [k for *_, keys in plans for k in keys])
-    existing_leads = {
-        lead.pk: lead for lead in Lead.objects.filter(pk__in=set(existing.values()))
-        .only("pk", "project_id", "name")
-    }
-    claimed: dict[tuple[str, str], int] = {}  # key → index of the new lead in `new`
-    new: list[Lead] = []
-    router, decisions = Router(project.pk, rules), []
-    outcomes = []  # (row, status, errors, new index | None, duplicate lead or new index, matched)
-    for row, data, cleaned, errors, keys in plans:
-        if errors:
-            outcomes.append((row, S.REJECTED, errors, None, None, [], data, cleaned))
-            continue
-        matched, target = [], None
-        for key in keys:
-            if key in existing:
-                matched.append({"kind": key[0], "value": key[1], "lead": existing[key]})
-                target = target if target is not None else ("lead", existing[key])
-            elif key in claimed:
-                matched.append({"kind": key[0], "value": key[1], "new": claimed[key]})
-                target = target if target is not None else ("new", claimed[key])
-        if target is not None:
-            outcomes.append((row, S.DUPLICATE, [], None, target, matched, data, cleaned))
-            continue
-        decision = router.decide(facts_of(cleaned, data, source=bucket.source, bucket=bucket),
-                                 bucket=bucket, source=bucket.source, pool=pool)
-        owner, lead_pool = routed_owner(decision, pool, router)
-        decisions.append(decision)
-        new.append(new_lead(project, cleaned, data, source=bucket.source, pool=lead_pool,
-                            owner=owner, stage=stage, bucket=bucket, now=now))
-        for key in keys:
-            claimed[key] = len(new) - 1
-        outcomes.append((row, S.PROCESSED, [], len(new) - 1, None, [], data, cleaned))
-
+    items = [BatchItem(data, cleaned, keys) for _row, data, cleaned, errors, keys in plans
+             if not errors]
     try:
-        with transaction.atomic():
-            insert_rows(Lead, new, returning=True)
-            insert_rows(DuplicateKey, [DuplicateKey(scope=scope, kind=k, value=v, lead=new[i])
-                                       for (k, v), i in claimed.items()])
+        ingest_batch(project, items, scope=scope, pool=pool, stage=stage, source=bucket.source,
+                     bucket=bucket, route=True, rules=rules, actor=actor, reason=reason,
+                     batch_id=batch_id, now=now)
     except IntegrityError:
         raise KeyRace
-    router.flush()
-    notify_routed(list(zip(new, decisions, strict=True)))
-    insert_rows(LeadWord, [LeadWord(lead=lead, word=w) for lead in new
-                           for w in sorted(words_of(lead.name, lead.company))])
-    events = [
-        {"kind": TimelineKind.LEAD_CREATED, "actor": actor, "lead": lead, "reason": reason,
-         "batch_id": batch_id, "occurred_at": now,
-         "after": created_after(lead, source=bucket.source, pool=lead.pool, stage=stage,
-                                owner=lead.owner, bucket=bucket)}
-        for lead in new
-    ]
-    has_rules = bool(new) and bool(router.rules())
-    events += [
-        {"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead, "after": d.explain,
-         "batch_id": batch_id, "occurred_at": now}
-        for lead, d in zip(new, decisions, strict=True) if d.routed or has_rules
-    ]
-    rows = []
-    for row, status, errors, index, target, matched, data, cleaned in outcomes:
-        duplicate_of = None
-        if target is not None:
-            duplicate_of = existing_leads[target[1]] if target[0] == "lead" else new[target[1]]
-            matched = [
-                {"kind": m["kind"], "value": m["value"],
-                 "lead": m["lead"] if "lead" in m else new[m["new"]].pk}
-                for m in matched
-            ]
+    by_plan = iter(items)
+    rows, events = [], []
+    for row, data, cleaned, errors, _keys in plans:
+        item = None if errors else next(by_plan)
+        if item is None:
+            status, lead, duplicate_of, matched = S.REJECTED, None, None, []
+        elif item.created:
+            status, lead, duplicate_of, matched = S.PROCESSED, item.lead, None, []
+        else:
+            status, lead, duplicate_of = S.DUPLICATE, None, item.duplicate_of
+            matched = [{"kind": m["kind"], "value": m["value"], "lead": m["lead"].pk}
+                       for m in item.matched]
         outcome = {
-            "status": status, "errors": errors,
-            "lead": new[index] if index is not None else None, "duplicate_of": duplicate_of,
+            "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
             "matched": matched, "normalized": normalized_values(data, cleaned, bucket),
             "attempts": row.attempts + 1, "processed_at": now,
         }
@@ -194,6 +149,120 @@ def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, 
         ))
     timeline.record_many(events)
     insert_rows(SubmissionAttempt, attempts)
+
+
+@dataclass
+class BatchItem:
+    """One validated person of a batch (`data`, its `cleaned` values and duplicate `keys`), with
+    an optional source, stage, list and custom values of its own. `ingest_batch` fills in the
+    outcome: `lead` (created, or created beside a duplicate with keep-both), `duplicate_of`
+    (the lead it duplicates: an existing one, or one created earlier in the batch) and
+    `matched` (`{"kind", "value", "lead"}` per matching key, in key order)."""
+
+    data: LeadInput
+    cleaned: dict
+    keys: list[tuple[str, str]]
+    source: Source | None = None
+    stage: Stage | None = None
+    lead: Lead | None = None
+    created: bool = False
+    duplicate_of: Lead | None = None
+    matched: list[dict] = field(default_factory=list)
+
+
+def ingest_batch(project, items: list[BatchItem], *, scope: str, pool, stage, source, actor,
+                 reason: str, batch_id: uuid.UUID, now, bucket=None, route: bool = False,
+                 rules: list | None = None, owner=None, keep_both: bool = False,
+                 list_id: int | None = None, claimed: dict | None = None,
+                 dry_run: bool = False) -> list[Lead]:
+    """`ingest` for many people at once, in input order, with set-based writes: one lookup of
+    the keys already held (per kind and 500 values, through the canonical unique index), then
+    multi-row inserts of the new leads, their keys and search words and their LEAD_CREATED
+    (and LEAD_ROUTED) events. An item whose key is held — by an existing lead or by a lead
+    created earlier in the batch — is a duplicate of the first holder in key order; with
+    `keep_both` it is created anyway, holding the taken keys non-canonically.
+
+    `claimed` (key → new lead) carries the keys of earlier batches that were never written
+    (a dry run across batches). With `dry_run` nothing is written: the outcomes are filled in
+    and the new leads stay unsaved. Runs inside the caller's transaction; a key claimed
+    concurrently raises IntegrityError from the inserts (the caller retries or goes one by
+    one). Returns the new leads."""
+    existing = find_canonical(scope, [k for item in items for k in item.keys])
+    holders = {
+        lead.pk: lead for lead in Lead.objects.filter(pk__in=set(existing.values()))
+        .only("pk", "project_id", "name", "list_id")
+    } if existing else {}
+    claimed = {} if claimed is None else claimed
+    new: list[Lead] = []
+    new_keys: list[tuple[str, str, Lead, bool]] = []
+    router = Router(project.pk, rules) if route and owner is None else None
+    decisions = []
+    for item in items:
+        matched, target = [], None
+        for key in item.keys:
+            holder = holders.get(existing[key]) if key in existing else claimed.get(key)
+            if holder is not None:
+                matched.append({"kind": key[0], "value": key[1], "lead": holder})
+                target = target or holder
+        item.matched, item.duplicate_of = matched, target
+        if target is not None and not keep_both:
+            continue
+        item_source, item_stage = item.source or source, item.stage or stage
+        lead_owner, lead_pool = owner, pool
+        if router is not None and owner is None:
+            decision = router.decide(facts_of(item.cleaned, item.data, source=item_source,
+                                              bucket=bucket),
+                                     bucket=bucket, source=item_source, pool=pool)
+            lead_owner, lead_pool = routed_owner(decision, pool, router)
+            decisions.append(decision)
+        lead = new_lead(project, item.cleaned, item.data, source=item_source, pool=lead_pool,
+                        owner=lead_owner, stage=item_stage, bucket=bucket, now=now)
+        if item.data.custom:
+            lead.custom = dict(item.cleaned.get("custom", item.data.custom))
+        lead.list_id = list_id
+        taken = {(m["kind"], m["value"]) for m in matched}
+        for key in item.keys:
+            if key not in taken:
+                claimed[key] = lead
+            new_keys.append((*key, lead, key not in taken))
+        item.lead, item.created = lead, True
+        new.append(lead)
+    if dry_run or not new:
+        return new
+
+    with transaction.atomic():
+        insert_rows(Lead, new, returning=True)
+        insert_rows(DuplicateKey, [DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
+                                                canonical=canonical)
+                                   for k, v, lead, canonical in new_keys])
+    if router is not None:
+        router.flush()
+        notify_routed(list(zip(new, decisions, strict=True)))
+    elif owner is not None:
+        loads.shift(project.pk, {owner.pk: len(new)})
+    insert_rows(LeadWord, [LeadWord(lead=lead, word=w) for lead in new
+                           for w in sorted(words_of(lead.name, lead.company))])
+    created_events = []
+    for item in items:
+        if not item.created:
+            continue
+        lead = item.lead
+        after = created_after(lead, source=item.source or source, pool=lead.pool,
+                              stage=item.stage or stage, owner=lead.owner, bucket=bucket)
+        if item.matched:
+            after["kept_beside"] = item.matched[0]["lead"].pk
+        if list_id is not None:
+            after["list"] = list_id
+        created_events.append((lead.pk, project.pk, lead.name, None, after))
+    timeline.record_for_leads(TimelineKind.LEAD_CREATED, created_events, actor=actor,
+                              reason=reason, batch_id=batch_id, occurred_at=now)
+    if router is not None:
+        has_rules = bool(router.rules())
+        timeline.record_many(
+            {"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead, "after": d.explain,
+             "batch_id": batch_id, "occurred_at": now}
+            for lead, d in zip(new, decisions, strict=True) if d.routed or has_rules
+        )
     ids = [lead.pk for lead in new]
-    if ids:
-        transaction.on_commit(lambda: queue_duplicate_checks(ids))
+    transaction.on_commit(lambda: queue_duplicate_checks(ids))
+    return new

@@ -1,0 +1,34 @@
+"""Forms of the imports screens: the upload and the header mapping."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from leadflow.imports.mapping import FIELD_LABELS, FIELDS
+from leadflow.imports.models import ImportPolicy
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(label="File (CSV or XLSX)")
+    project = forms.ModelChoiceField(queryset=None, label="Project", empty_label=None)
+    policy = forms.ChoiceField(label="Duplicates", choices=ImportPolicy.choices,
+                               initial=ImportPolicy.SKIP)
+    list_name = forms.CharField(label="List", required=False, max_length=200,
+                                help_text="Optional: put the leads into this list (created if "
+                                          "new).")
+    dry_run = forms.BooleanField(label="Dry run first (check everything, write nothing)",
+                                 required=False, initial=True)
+
+    def __init__(self, *args, projects=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects
+        self.fields["file"].widget.attrs["accept"] = ".csv,.txt,.tsv,.xlsx"
+
+
+def field_choices(column: str) -> list[tuple[str, str]]:
+    """The targets a column may fill: nothing, a lead field, or a custom field of its name."""
+    custom = re.sub(r"[^a-z0-9_]+", "_", column.casefold()).strip("_")[:100] or "field"
+    return [("", "— leave out —"), *[(f, FIELD_LABELS[f]) for f in FIELDS],
+            (f"custom.{custom}", f"Custom field '{custom}'")]
