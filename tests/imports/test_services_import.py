@@ -227,3 +227,30 @@ def test_big_files_are_normalized_by_worker_processes_with_the_same_outcomes(mon
 
     assert counts(imp) == {"created": 29, "skipped": 2, "rejected": 1}
     assert Lead.objects.filter(project=project).count() == 30
+
+
+def test_custom_fields_are_suggested_validated_and_a_unique_one_finds_duplicates():
+    from leadflow.core.errors import ValidationFailed
+    from tests.factories import make_field
+
+    project = make_project()
+    make_field(project, "policy_no", label="Policy number", unique=True)
+    make_field(project, "renewal", type="date")
+    make_lead(project, name="Held", email="held@example.com", custom={"policy_no": "P-1"})
+    content = csv_bytes([
+        ["Name", "Email", "Policy Number", "Renewal"],
+        ["Same policy", "other@example.com", "p-1", "2027-01-31"],
+        ["New policy", "new@example.com", "P-2", "2027-02-28"],
+        ["Bad date", "bad@example.com", "P-3", "next spring"],
+    ])
+
+    imp = run(project, content, policy="skip")
+
+    assert imp.targets == ["name", "email", "custom.policy_no", "custom.renewal"]
+    assert counts(imp) == {"created": 1, "skipped": 1, "rejected": 1}
+    assert Lead.objects.get(email="new@example.com").custom == {
+        "policy_no": "P-2", "renewal": "2027-02-28"}
+    assert "custom.renewal" in ImportRejection.objects.get().reason
+    with pytest.raises(ValidationFailed) as refused:
+        run(project, content, mapping={"Renewal": "custom.nothing_like_it"})
+    assert refused.value.errors[0].field == "mapping.Renewal"

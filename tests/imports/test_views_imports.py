@@ -4,7 +4,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from leadflow.crm.models import Lead
 from leadflow.imports.models import Import
-from tests.factories import make_project, make_user
+from tests.factories import make_field, make_project, make_user
 from tests.imports.helpers import csv_bytes
 
 ROWS = [["Full Name", "E-mail address", "Cell", "Notes"],
@@ -22,6 +22,7 @@ def upload(client, project, *, dry_run=True, policy="skip"):
 
 def test_upload_mapping_dry_run_then_import(client, django_capture_on_commit_callbacks):
     project = make_project()
+    make_field(project, "notes")
     manager = make_user(project, "manager")
     client.force_login(manager)
 
@@ -34,6 +35,7 @@ def test_upload_mapping_dry_run_then_import(client, django_capture_on_commit_cal
     assert '<option value="name" selected>' in html
     assert '<option value="email" selected>' in html
     assert '<option value="phone1" selected>' in html
+    assert '<option value="custom.notes" selected>' in html  # the project's field "notes"
     assert "met at the fair" in html
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -59,12 +59,17 @@ def fold_header(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", (header or "").casefold())
 
 
-def suggest(columns: list[str]) -> list[str]:
+def suggest(columns: list[str], fields=()) -> list[str]:
     """The suggested field of each column ("" when none): phones fill phone1–phone5 in column
-    order, and every field but the phones is suggested once (its first column)."""
+    order, and every field but the phones is suggested once (its first column). A column named
+    like one of the project's custom fields (`fields`, by name or label) fills that field."""
+    custom = {}
+    for definition in fields:
+        for name in (definition.label, definition.name):
+            custom.setdefault(fold_header(name), f"{CUSTOM_PREFIX}{definition.name}")
     targets, used, phones = [], set(), iter(PHONES)
     for column in columns:
-        field = SUGGESTIONS.get(fold_header(column), "")
+        field = custom.get(fold_header(column)) or SUGGESTIONS.get(fold_header(column), "")
         if field == "phone":
             field = next(phones, "")
         elif field in used:
@@ -89,10 +94,13 @@ def check_target(target: str) -> str | None:
     return None
 
 
-def apply_mapping(columns: list[str], suggested: list[str], mapping: dict | None) -> list[str]:
+def apply_mapping(columns: list[str], suggested: list[str], mapping: dict | None,
+                  fields=None) -> list[str]:
     """The targets to use: the suggestions, overridden by `mapping` (column → field; a blank
     field leaves the column out). Raises ValidationFailed (field `mapping.<column>`) for an
-    unknown column or field, a field given twice, or no e-mail or phone column at all."""
+    unknown column or field (with `fields`, a custom field must be one of them), a field given
+    twice, or no e-mail or phone column at all."""
+    defined = None if fields is None else {f"{CUSTOM_PREFIX}{d.name}" for d in fields}
     targets = list(suggested)
     errors = ErrorCollector()
     for column, target in (mapping or {}).items():
@@ -103,6 +111,12 @@ def apply_mapping(columns: list[str], suggested: list[str], mapping: dict | None
             errors.add(f"mapping.{column}", "unknown_column", f"No column '{column}' in the file.")
             continue
         field = check_target(target or "")
+        if field and defined is not None and field.startswith(CUSTOM_PREFIX) \
+                and field not in defined:
+            errors.add(f"mapping.{column}", "unknown_field",
+                       f"'{target}' is not a custom field of the project"
+                       + (f": use one of {', '.join(sorted(defined))}." if defined else "."))
+            continue
         if field is None:
             errors.add(f"mapping.{column}", "unknown_field",
                        f"'{target}' is not a field: use one of {', '.join(FIELDS)} or "
@@ -180,7 +194,7 @@ def _timezone(value: str) -> str | None:
 @dataclass(frozen=True)
 class RowPlan:
     """What normalizing a row needs, picklable for worker processes: the targets per column,
-    the project (id and phone region) and the e-mail key options."""
+    the project (id and phone region), the e-mail key options and the field definitions."""
 
     targets: tuple[str, ...]
     project_id: int
@@ -188,6 +202,9 @@ class RowPlan:
     duplicate_scope: str
     email_ignore_plus: bool
     email_ignore_gmail_dots: bool
+    # The project's field definitions (model instances pickle with their values), so a worker
+    # validates custom values and derives custom keys without a query.
+    fields: tuple = ()
 
 
 @dataclass
@@ -274,12 +291,13 @@ def normalize_row(cells: list[str], plan: RowPlan) -> RowResult:
     project, settings = _context(plan)
     data, source, stage, warnings = row_input(cells, plan.targets)
     try:
-        cleaned = validate_input(project, data)
+        cleaned = validate_input(project, data, list(plan.fields))
     except ValidationFailed as exc:
         reason = "; ".join(f"{e.field}: {e.message}" if e.field else e.message
                            for e in exc.errors)
         return RowResult(reason=reason, source=source, stage=stage, warnings=tuple(warnings))
-    keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings)
+    keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings,
+                       cleaned["custom"], plan.fields)
     return RowResult(cleaned=cleaned, custom=cleaned.get("custom", data.custom), keys=keys,
                      source=source, stage=stage, warnings=tuple(warnings))
 

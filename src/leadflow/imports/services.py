@@ -62,6 +62,7 @@ from leadflow.intake.services.ingest import find_canonical, first_open_stage
 from leadflow.jobs import services as jobs
 from leadflow.jobs.models import Job
 from leadflow.lists.models import LeadList, list_key
+from leadflow.projects.fields import definitions_of
 from leadflow.projects.models import OPEN_STATUSES, Pool, Project, Source, Stage, SystemSettings
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
@@ -189,8 +190,9 @@ def start_import(project: Project, upload: StoredUpload, *, actor: Actor,
     (column → field) and wake a worker (unless `enqueue` is False: the caller runs it).
     Errors: NotFound, PermissionDenied, ValidationFailed (policy, list, mapping)."""
     check_import_allowed(actor, project, policy=policy, list_name=list_name)
-    suggested = suggest(upload.columns)
-    targets = apply_mapping(upload.columns, suggested, mapping)
+    fields = definitions_of(project.pk)
+    suggested = suggest(upload.columns, fields)
+    targets = apply_mapping(upload.columns, suggested, mapping, fields)
     if not Source.objects.filter(project=project, name=IMPORT_SOURCE).exists():
         raise Conflict("The project has no Import source.", code="no_source")
     first_open_stage(project)  # Conflict when the project has no open stage
@@ -374,7 +376,7 @@ def _context(imp: Import, actor: Actor) -> _Context:
         imp=imp, project=project, actor=actor,
         plan=RowPlan(tuple(imp.targets), project.pk, project.default_region,
                      system.duplicate_scope, system.email_ignore_plus,
-                     system.email_ignore_gmail_dots),
+                     system.email_ignore_gmail_dots, tuple(definitions_of(project.pk))),
         scope=scope_for(project.pk, system), settings=system, pool=pool, owner=owner,
         stage=first_open_stage(project), source=sources[fold_header(IMPORT_SOURCE)],
         sources=sources, stages=stages, terminal=terminal,

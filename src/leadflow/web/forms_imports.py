@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 
 from leadflow.imports.mapping import FIELD_LABELS, FIELDS
@@ -27,8 +25,8 @@ class ImportUploadForm(forms.Form):
         self.fields["file"].widget.attrs["accept"] = ".csv,.txt,.tsv,.xlsx"
 
 
-def field_choices(column: str) -> list[tuple[str, str]]:
-    """The targets a column may fill: nothing, a lead field, or a custom field of its name."""
-    custom = re.sub(r"[^a-z0-9_]+", "_", column.casefold()).strip("_")[:100] or "field"
+def field_choices(fields) -> list[tuple[str, str]]:
+    """The targets a column may fill: nothing, a lead field, or one of the project's custom
+    fields (`fields`, its field definitions)."""
     return [("", "— leave out —"), *[(f, FIELD_LABELS[f]) for f in FIELDS],
-            (f"custom.{custom}", f"Custom field '{custom}'")]
+            *[(f"custom.{d.name}", f"Custom: {d.label or d.name}") for d in fields]]

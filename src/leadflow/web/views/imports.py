@@ -15,6 +15,7 @@ from leadflow.imports import services
 from leadflow.imports.models import OUTCOMES
 from leadflow.jobs.models import JobState
 from leadflow.projects.access import get_project_for, projects_visible_to
+from leadflow.projects.fields import definitions_of
 from leadflow.web.forms_imports import ImportUploadForm, field_choices
 from leadflow.web.views.base import copy_errors, ui_view, wants_partial
 
@@ -63,7 +64,8 @@ def import_mapping(request, actor, name: str):
         raise NotFound("This upload is not yours or has expired; upload it again.")
     project = get_project_for(actor, draft["project"])
     upload = services.open_upload(name, draft["filename"])
-    suggested = services.suggest(upload.columns)
+    fields = definitions_of(project.pk)
+    suggested = services.suggest(upload.columns, fields)
     chosen = list(suggested)
     errors = []
     if request.method == "POST":
@@ -80,8 +82,9 @@ def import_mapping(request, actor, name: str):
             request.session[DRAFTS] = {k: v for k, v in request.session[DRAFTS].items()
                                        if k != name}
             return redirect("imports:import_detail", import_id=imp.pk)
+    choices = field_choices(fields)
     columns = [
-        {"index": i, "name": column, "choices": field_choices(column), "chosen": chosen[i],
+        {"index": i, "name": column, "choices": choices, "chosen": chosen[i],
          "suggested": suggested[i]}
         for i, column in enumerate(upload.columns)
     ]
