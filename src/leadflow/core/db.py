@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
@@ -27,10 +29,9 @@ def update_rows(model, rows: list, fields: list[str]) -> None:
         cursor.executemany(sql, params)
 
 
-def update_row(model, pk, values: dict, *, where: dict | None = None) -> int:
-    """Set `values` (field name → value) on the row `pk` when its fields equal `where`, with
-    one prepared UPDATE; returns how many rows changed (0 or 1). Column names come from the
-    model, never from input."""
+def update_sql(model, pk, values: dict, *, where: dict | None = None) -> tuple[str, list]:
+    """The prepared UPDATE that sets `values` (field name → value) on the row `pk` when its
+    fields equal `where`. Column names come from the model, never from input."""
     meta = model._meta
     quote = connection.ops.quote_name
     assigned = [(meta.get_field(name), value) for name, value in values.items()]
@@ -42,9 +43,72 @@ def update_row(model, pk, values: dict, *, where: dict | None = None) -> int:
     )
     params = [f.get_db_prep_save(_attvalue(f, v), connection) for f, v in assigned]
     params += [pk] + [f.get_db_prep_value(_attvalue(f, v), connection) for f, v in tested]
+    return sql, params
+
+
+def update_row(model, pk, values: dict, *, where: dict | None = None) -> int:
+    """Set `values` on the row `pk` when its fields equal `where` (see update_sql), now;
+    returns how many rows changed (0 or 1)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*update_sql(model, pk, values, where=where))
         return cursor.rowcount
+
+
+# --- writes sent together ------------------------------------------------------------------
+
+_pending = threading.local()
+
+
+@contextmanager
+def batched_writes():
+    """Send the writes made inside the block through `write()` (inserts without ids back,
+    updates and upserts whose row counts nobody reads) together when it ends without error:
+    on PostgreSQL as one round trip (Django binds parameters on the client, and one execute
+    then takes several statements), on SQLite one by one (in process, no round trip to
+    save). A statement that fails raises there, inside the caller's transaction, as it would
+    have where it was written. Nested blocks join the outermost. Nothing inside the block may
+    read what it wrote."""
+    if getattr(_pending, "items", None) is not None:
+        yield
+        return
+    _pending.items = items = []
+    try:
+        yield
+    finally:
+        _pending.items = None
+    _run(items)
+
+
+def write(sql: str, params) -> None:
+    """Run a write whose result nobody reads: now, or with the open `batched_writes()`."""
+    items = getattr(_pending, "items", None)
+    if items is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    else:
+        items.append((sql, list(params)))
+
+
+def _run(items: list[tuple[str, list]]) -> None:
+    if not items:
+        return
+    with connection.cursor() as cursor:
+        if len(items) > 1 and _takes_many_statements(cursor):
+            cursor.execute("; ".join(sql for sql, _ in items),
+                           [value for _, params in items for value in params])
+        else:
+            for sql, params in items:
+                cursor.execute(sql, params)
+
+
+def _takes_many_statements(cursor) -> bool:
+    """PostgreSQL with client-side binding (Django's default): several statements in one
+    execute. Server-side binding (OPTIONS server_side_binding) sends each on its own."""
+    if connection.vendor != "postgresql":
+        return False
+    import psycopg
+
+    return isinstance(cursor.cursor, psycopg.ClientCursor)
 
 
 def _attvalue(field, value):
@@ -144,11 +208,18 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
     parameter limit allows). Without, SQLite takes multi-row INSERTs as well, while
     PostgreSQL runs one prepared INSERT per row in a pipeline (executemany): psycopg composes
     a statement of thousands of parameters in Python, which costs more than the round trips
-    it saves."""
+    it saves; inside `batched_writes()` the rows go with the batch as multi-row INSERTs."""
     if not objs:
         return
     fields = _columns(model)
     prepare = _Preparer(fields).values
+    if not returning and getattr(_pending, "items", None) is not None:
+        per_statement = max(1, MAX_PARAMS // len(fields))
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start:start + per_statement]
+            write(_insert_sql(model, fields, len(chunk), False),
+                  [value for obj in chunk for value in prepare(obj)])
+        return
     with connection.cursor() as cursor:
         if not returning and connection.vendor == "postgresql" and len(objs) > 1:
             cursor.executemany(_insert_sql(model, fields, 1, False), [prepare(o) for o in objs])

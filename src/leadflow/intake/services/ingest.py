@@ -13,7 +13,7 @@ from django.utils import timezone
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
-from leadflow.core.db import insert_row, insert_rows
+from leadflow.core.db import batched_writes, insert_row, insert_rows
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.crm.contact import LeadInput, clean_contact, require_reachable
 from leadflow.crm.models import Lead, LeadWord
@@ -321,19 +321,6 @@ def _create(
                     bucket=bucket, now=timezone.now())
     lead.client = client
     insert_row(Lead, lead)
-    if router is not None:
-        router.flush()
-        notify_routed([(lead, decision)])
-    elif owner is not None:
-        loads.shift(project.pk, {owner.pk: 1})
-    taken = {(m["kind"], m["value"]) for m in matches}
-    insert_rows(DuplicateKey, [
-        DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
-                     canonical=client is None and (k, v) not in taken)
-        for k, v in keys
-    ])
-    insert_rows(LeadWord, [LeadWord(lead=lead, word=w)
-                           for w in sorted(words_of(lead.name, lead.company))])
     after = created_after(lead, source=source, pool=pool, stage=stage, owner=owner, bucket=bucket)
     if matches:
         after["kept_beside"] = matches[0]["lead"]
@@ -348,7 +335,23 @@ def _create(
     if decision is not None and (decision.routed or router.rules()):
         events.append({"kind": TimelineKind.LEAD_ROUTED, "actor": actor, "lead": lead,
                        "after": decision.explain, "batch_id": batch_id})
-    timeline.record_many(events)
+    taken = {(m["kind"], m["value"]) for m in matches}
+    # Everything after the lead row only writes: sent together (one round trip on
+    # PostgreSQL), inside this transaction, before it ends.
+    with batched_writes():
+        if router is not None:
+            router.flush()
+            notify_routed([(lead, decision)])
+        elif owner is not None:
+            loads.shift(project.pk, {owner.pk: 1})
+        insert_rows(DuplicateKey, [
+            DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
+                         canonical=client is None and (k, v) not in taken)
+            for k, v in keys
+        ])
+        insert_rows(LeadWord, [LeadWord(lead=lead, word=w)
+                               for w in sorted(words_of(lead.name, lead.company))])
+        timeline.record_many(events)
     transaction.on_commit(lambda: queue_duplicate_checks([lead.pk]))
     return lead
 

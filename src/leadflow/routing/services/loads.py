@@ -7,39 +7,31 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import cache
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F
+from django.db import connection, transaction
+from django.db.models import Count
 
+from leadflow.core.db import write
 from leadflow.projects.models import OPEN_STATUSES
 from leadflow.routing.models import OwnerLoad
 
 
 def shift(project_id: int, deltas: dict[int, int]) -> None:
-    """Add `deltas` (user id → change) to the users' open-lead counts in a project."""
+    """Add `deltas` (user id → change) to the users' open-lead counts in a project: one upsert
+    per user (a counter is created with its first change), sent with the caller's
+    `batched_writes()` if one is open."""
     for user_id, delta in deltas.items():
-        if not delta or user_id is None:
-            continue
-        with connection.cursor() as cursor:
-            cursor.execute(_shift_sql(), [delta, project_id, user_id])
-            if cursor.rowcount:
-                continue
-        try:
-            with transaction.atomic():
-                OwnerLoad.objects.create(project_id=project_id, user_id=user_id,
-                                         open_leads=delta)
-        except IntegrityError:  # created concurrently: add to it
-            OwnerLoad.objects.filter(project_id=project_id, user_id=user_id).update(
-                open_leads=F("open_leads") + delta
-            )
+        if delta and user_id is not None:
+            write(_shift_sql(), [project_id, user_id, delta])
 
 
 @cache
 def _shift_sql() -> str:
     """Written by hand (names from the model): it runs in every routed intake."""
     quote = connection.ops.quote_name
-    return (f"UPDATE {quote(OwnerLoad._meta.db_table)} SET {quote('open_leads')} = "
-            f"{quote('open_leads')} + %s WHERE {quote('project_id')} = %s "
-            f"AND {quote('user_id')} = %s")
+    table, n = quote(OwnerLoad._meta.db_table), quote("open_leads")
+    return (f"INSERT INTO {table} ({quote('project_id')}, {quote('user_id')}, {n}) "
+            f"VALUES (%s, %s, %s) ON CONFLICT ({quote('project_id')}, {quote('user_id')}) "
+            f"DO UPDATE SET {n} = {table}.{n} + excluded.{n}")
 
 
 def moved(lead, old_owner_id: int | None, new_owner_id: int | None) -> None:

@@ -29,7 +29,7 @@ from django.db import connection
 
 from leadflow.accounts.models import Membership, User
 from leadflow.core.cache import CONFIG_TTL, config_generation
-from leadflow.core.db import json_value, naive_utc, update_row
+from leadflow.core.db import json_value, naive_utc, update_sql, write
 from leadflow.projects.models import Pool
 from leadflow.routing.models import DistributionRule, Method
 from leadflow.routing.services import loads
@@ -249,12 +249,12 @@ class Router:
 
     def flush(self) -> None:
         """Write the rotation state and the counters changed by `decide()`; call inside the
-        transaction that stores the leads."""
+        transaction that stores the leads (with its `batched_writes()`, if one is open)."""
         for rule in self._locked.values():
             if getattr(rule, "_routing_dirty", False):
                 # Rotation state only: `updated_at` tells when the configuration changed.
-                update_row(DistributionRule, rule.pk,
-                           {"cursor": rule.cursor, "credits": rule.credits})
+                write(*update_sql(DistributionRule, rule.pk,
+                                  {"cursor": rule.cursor, "credits": rule.credits}))
                 rule._routing_dirty = False
         if self._deltas:
             loads.shift(self.project_id, self._deltas)
