@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -105,8 +106,10 @@ def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
 
     order = [f.attname for f in fields]
     quote = connection.ops.quote_name
-    head = (f"INSERT INTO {quote(meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) VALUES ")
+    columns = ", ".join(quote(f.column) for f in fields)
+    if connection.vendor == "postgresql":
+        return _copy_events(meta.db_table, columns, order, prepared, rows, encode)
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
     one = f"({', '.join(['%s'] * len(fields))})"
     written = 0
     batch: list = []
@@ -127,6 +130,33 @@ def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
             flush()
     flush()
     return written
+
+
+def _copy_events(table: str, columns: str, order: list[str], prepared: dict, rows,
+                 encode) -> int:
+    """record_for_leads() on PostgreSQL: the rows stream in through COPY, which costs a
+    fraction of multi-row INSERTs whose thousands of parameters psycopg would bind in Python.
+    JSON values go in as their text, which the jsonb columns parse."""
+    written = 0
+    with connection.cursor() as cursor:
+        sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+        with cursor.cursor.copy(sql) as copy:
+            for lead_id, project_id, label, before, after in rows:
+                values = {**prepared, "project_id": project_id, "lead_id": lead_id,
+                          "subject_label": (label or "")[:200], "before": _text(encode(before)),
+                          "after": _text(encode(after))}
+                copy.write_row([values[name] for name in order])
+                written += 1
+    return written
+
+
+def _text(value):
+    """A prepared JSON value as COPY takes it: its text (psycopg's Jsonb wrapper holds the
+    object and the dumps function Django gave it)."""
+    if value is None or isinstance(value, str):
+        return value
+    dumps = getattr(value, "dumps", None) or json.dumps
+    return dumps(value.obj)
 
 
 def _scrub_values(values: dict | None) -> dict | None:
