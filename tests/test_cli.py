@@ -217,7 +217,8 @@ def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
     assert (code, err) == (0, "")
     assert out == ("submissions processed: 1, leads checked for duplicates: 1, "
                    "rate counters forgotten: 0, claims lapsed: 0, offers lapsed: 0, "
-                   "leads retired: 0, jobs resumed: 0, load counters fixed: 0\n")
+                   "leads retired: 0, jobs resumed: 0, export files removed: 0, "
+                   "load counters fixed: 0\n")
     stalled.refresh_from_db()
     assert (stalled.status, stalled.lead_id) == ("processed", Lead.objects.get().pk)
 
@@ -225,7 +226,8 @@ def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
 
     assert (code, out) == (0, "submissions processed: 0, leads checked for duplicates: 0, "
                               "rate counters forgotten: 0, claims lapsed: 0, offers lapsed: 0, "
-                              "leads retired: 0, jobs resumed: 0, load counters fixed: 0\n")
+                              "leads retired: 0, jobs resumed: 0, export files removed: 0, "
+                   "load counters fixed: 0\n")
 
 
 # --- rebuild-keys ------------------------------------------------------------------------------

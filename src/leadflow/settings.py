@@ -130,6 +130,8 @@ STATIC_ROOT = LEADFLOW_HOME / "static"
 MEDIA_ROOT = LEADFLOW_HOME / "uploads"
 # Export files, written by the export jobs and streamed out by the download routes.
 EXPORTS_ROOT = LEADFLOW_HOME / "exports"
+# Days an export's file is kept after it finished; the sweep deletes older ones.
+EXPORT_RETENTION_DAYS = int(os.environ.get("LEADFLOW_EXPORT_RETENTION_DAYS", "7"))
 # Uploaded import files, kept so that a resumed import reads the same file.
 IMPORTS_ROOT = LEADFLOW_HOME / "imports"
 STORAGES = {

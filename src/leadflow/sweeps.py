@@ -7,6 +7,7 @@ from __future__ import annotations
 def run_sweeps() -> dict[str, int]:
     from leadflow.core.db import optimize_database
     from leadflow.crm.services.retirement import retire_due
+    from leadflow.exports.services import forget_old_exports
     from leadflow.intake.services.duplicates import sweep_unchecked_leads
     from leadflow.intake.services.submissions import sweep_new_submissions
     from leadflow.intake.services.webforms import forget_old_counters
@@ -22,6 +23,7 @@ def run_sweeps() -> dict[str, int]:
         "offers_lapsed": lapse_offers(),
         "leads_retired": retire_due(),
         "jobs_resumed": resume_stalled_jobs(),
+        "export_files_removed": forget_old_exports(),
     }
 
 

@@ -4,6 +4,7 @@ its resumption, the API routes and `leadflow export`."""
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,47 @@ def test_the_export_list_shows_only_the_callers_exports(client, w):
     assert send(client, "get", f"/exports/{mine.pk}", w.other_agent).status_code == 404
     assert send(client, "get", f"/exports/{mine.pk}/download",
                 w.other_agent).status_code == 404
+
+
+def finished_export(client, w, user, django_capture_on_commit_callbacks) -> dict:
+    make_lead(w.project, name="Ada")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(client, "post", "/exports", user, {"columns": ["name"]})
+    return send(client, "get", f"/exports/{response.json()['id']}", user).json()
+
+
+def test_the_sweep_deletes_export_files_after_the_retention_days(
+        client, w, settings, django_capture_on_commit_callbacks):
+    settings.EXPORT_RETENTION_DAYS = 7
+    export = finished_export(client, w, w.agent, django_capture_on_commit_callbacks)
+    job = Job.objects.get(pk=export["id"])
+    path = services.file_path(job)
+    assert path.exists()
+
+    assert services.forget_old_exports(now=job.finished_at + timedelta(days=6)) == 0
+    assert services.forget_old_exports(now=job.finished_at + timedelta(days=8)) == 1
+    assert services.forget_old_exports(now=job.finished_at + timedelta(days=9)) == 0
+
+    assert not path.exists()
+    after = send(client, "get", f"/exports/{job.pk}", w.agent).json()
+    assert (after["state"], after["download_url"]) == ("done", None)
+    gone = send(client, "get", f"/exports/{job.pk}/download", w.agent)
+    assert gone.status_code == 404 and "7 days" in gone.json()["detail"]
+
+
+def test_the_owner_deletes_an_export_and_its_file_others_cannot(
+        client, w, django_capture_on_commit_callbacks):
+    export = finished_export(client, w, w.agent, django_capture_on_commit_callbacks)
+    path = services.file_path(Job.objects.get(pk=export["id"]))
+    running = services.start_export(LeadFilters(), actor=Actor(w.agent))
+
+    refused = send(client, "delete", f"/exports/{export['id']}", w.other_agent)
+    busy = send(client, "delete", f"/exports/{running.pk}", w.agent)
+    deleted = send(client, "delete", f"/exports/{export['id']}", w.agent)
+
+    assert (refused.status_code, busy.status_code, deleted.status_code) == (404, 409, 204)
+    assert not path.exists() and not Job.objects.filter(pk=export["id"]).exists()
+    assert send(client, "get", f"/exports/{export['id']}", w.agent).status_code == 404
 
 
 def test_downloading_an_unfinished_export_is_409(client, w):

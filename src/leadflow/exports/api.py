@@ -1,6 +1,6 @@
 """REST routes of exports: `POST /exports` starts one (202), `GET /exports` lists the
-caller's, `GET /exports/{id}` tells its state and `GET /exports/{id}/download` streams the
-file."""
+caller's, `GET /exports/{id}` tells its state, `GET /exports/{id}/download` streams the file and
+`DELETE /exports/{id}` deletes it."""
 
 from __future__ import annotations
 
@@ -107,3 +107,11 @@ def download_export(request, export_id: DbId):
     handle, filename, content_type = services.open_export(job)
     return FileResponse(handle, as_attachment=True, filename=filename,
                         content_type=content_type)
+
+
+@router.delete("/exports/{export_id}", response=responses(204, None, 401, 404, 409))
+def delete_export(request, export_id: DbId):
+    """Delete one of the caller's finished exports and its file."""
+    actor = actor_of(request)
+    services.delete_export(get_export_for(actor, export_id), actor=actor)
+    return Status(204, None)

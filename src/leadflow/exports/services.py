@@ -16,6 +16,9 @@ Two ways to run one:
   to a JSON-lines part file that the last step turns into the workbook with openpyxl's
   write-only mode (a workbook cannot be appended to across processes).
 - `write_export` (the CLI) streams the whole export into one file in a single pass.
+
+Export files are kept EXPORT_RETENTION_DAYS (settings) after the export finished: the sweep
+deletes older ones (`forget_old_exports`), and the user deletes one at once (`delete_export`).
 """
 
 from __future__ import annotations
@@ -393,7 +396,7 @@ def _finish_xlsx(job: Job, part: Path, final: Path, columns: list[str]) -> None:
 
 
 def export_out(job: Job) -> dict:
-    done = job.state == "done"
+    done = job.state == "done" and not job.params.get("expired")
     return {
         "id": job.pk, "job": job.pk, "state": job.state, "format": job.params.get("format"),
         "columns": job.params.get("columns", []), "filter": job.params.get("filter", {}),
@@ -416,6 +419,9 @@ def open_export(job: Job):
 
     if job.state != "done":
         raise Conflict("The export is not ready: it is " + job.state + ".", code="not_ready")
+    if job.params.get("expired"):
+        raise NotFound(f"The export's file was deleted after {settings.EXPORT_RETENTION_DAYS} "
+                       "days; export again.")
     fmt = job.params["format"]
     try:
         handle = open(file_path(job), "rb")  # noqa: SIM115 - the response closes it
@@ -423,3 +429,41 @@ def open_export(job: Job):
         raise NotFound("The export's file no longer exists.")
     stamp = job.created_at.strftime("%Y%m%d-%H%M")
     return handle, f"leads-{stamp}-{job.pk}.{fmt}", CONTENT_TYPES[fmt]
+
+
+# --- clean-up --------------------------------------------------------------------------------
+
+
+def delete_export(job: Job, *, actor: Actor) -> None:
+    """Delete an export the actor may see (see exports.access): its file, a part file left by
+    a failed run, and its row. A running export is refused. Errors: Conflict (`running`)."""
+    from leadflow.core.errors import Conflict
+
+    if job.state in ("queued", "running"):
+        raise Conflict("The export is still running; delete it when it has finished.",
+                       code="running")
+    _remove_files(job)
+    job.delete()
+
+
+def forget_old_exports(now=None) -> int:
+    """The sweep: delete the files of exports that finished more than EXPORT_RETENTION_DAYS
+    ago (their rows stay, listed without a download; the download answers 404). Returns how
+    many exports lost their files."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.EXPORT_RETENTION_DAYS)
+    removed = 0
+    old = (Job.objects.filter(kind=KIND, finished_at__lt=cutoff)
+           .exclude(params__has_key="expired").only("pk", "params").iterator())
+    for job in old:
+        _remove_files(job)
+        Job.objects.filter(pk=job.pk).update(params={**job.params, "expired": True})
+        removed += 1
+    return removed
+
+
+def _remove_files(job: Job) -> None:
+    for path in (file_path(job), _part_path(job), _temporary(file_path(job))):
+        path.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
@@ -136,18 +137,24 @@ def _copy_events(table: str, columns: str, order: list[str], prepared: dict, row
                  encode) -> int:
     """record_for_leads() on PostgreSQL: the rows stream in through COPY, which costs a
     fraction of multi-row INSERTs whose thousands of parameters psycopg would bind in Python.
-    JSON values go in as their text, which the jsonb columns parse."""
+    JSON values go in as their text, which the jsonb columns parse. `rows` may be a lazy
+    query: it is read COPY_ROWS at a time between COPYs, never while one holds the
+    connection."""
     written = 0
-    with connection.cursor() as cursor:
-        sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
-            for lead_id, project_id, label, before, after in rows:
+    rows = iter(rows)
+    sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+    while chunk := list(islice(rows, COPY_ROWS)):
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for lead_id, project_id, label, before, after in chunk:
                 values = {**prepared, "project_id": project_id, "lead_id": lead_id,
                           "subject_label": (label or "")[:200], "before": _text(encode(before)),
                           "after": _text(encode(after))}
                 copy.write_row([values[name] for name in order])
-                written += 1
+        written += len(chunk)
     return written
+
+
+COPY_ROWS = 5000
 
 
 def _text(value):
