@@ -227,7 +227,7 @@ def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
     assert (code, out) == (0, "submissions processed: 0, leads checked for duplicates: 0, "
                               "rate counters forgotten: 0, claims lapsed: 0, offers lapsed: 0, "
                               "leads retired: 0, jobs resumed: 0, export files removed: 0, "
-                   "load counters fixed: 0\n")
+                              "load counters fixed: 0\n")
 
 
 # --- rebuild-keys ------------------------------------------------------------------------------
