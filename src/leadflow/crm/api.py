@@ -48,7 +48,9 @@ from leadflow.tags.selectors import with_tags
 router = Router(tags=["leads"])
 
 
-class LeadQuery(Schema):
+class LeadFilterFields(Schema):
+    """The lead filters of `/leads` (DESIGN §4), for every route that takes them."""
+
     q: str | None = None
     project: DbId | None = None
     status: str | None = None
@@ -65,6 +67,9 @@ class LeadQuery(Schema):
     created_after: datetime | None = None
     created_before: datetime | None = None
     next_call_before: datetime | None = None
+
+
+class LeadQuery(LeadFilterFields):
     ordering: str = "-created_at"
     limit: int | None = None
     cursor: str | None = None

@@ -15,7 +15,7 @@ from pydantic import ConfigDict
 from leadflow.core.api import DbId, actor_of, responses
 from leadflow.core.errors import ValidationFailed
 from leadflow.core.pagination import Ordering, check_limit, paginate
-from leadflow.crm.api import lead_filters_from
+from leadflow.crm.api import LeadFilterFields, lead_filters_from
 from leadflow.crm.filters import LeadFilters
 from leadflow.exports import services
 from leadflow.exports.access import exports_of, get_export_for
@@ -24,32 +24,16 @@ router = Router(tags=["exports"])
 EXPORT_ORDER = Ordering("created_at", True, kind="datetime")
 
 
-class ExportIn(Schema):
+class ExportIn(LeadFilterFields):
     """`format`, `columns` and the lead filters of `/leads`, either at the top level or
     inside `filter` (not both)."""
 
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["csv", "xlsx"] = "csv"
-    # `builtins.list`: the class's own `list` field (a filter) hides the type here.
+    # `builtins.list`: the filters' own `list` field hides the type here.
     columns: builtins.list[str] | None = None
     filter: dict[str, Any] | None = None
-    q: str | None = None
-    project: DbId | None = None
-    status: str | None = None
-    stage: DbId | None = None
-    source: DbId | None = None
-    owner: DbId | None = None
-    pool: DbId | None = None
-    tag: str | None = None
-    unassigned: bool | None = None
-    fresh: bool | None = None
-    retired: bool | None = None
-    list: DbId | None = None
-    bucket: DbId | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    next_call_before: datetime | None = None
 
 
 class ExportOut(Schema):
