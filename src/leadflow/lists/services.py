@@ -26,6 +26,7 @@ from leadflow.core.errors import Conflict, ErrorCollector, ValidationFailed
 from leadflow.crm.models import Lead
 from leadflow.lists.models import Campaign, CampaignList, LeadList, list_key
 from leadflow.projects.models import Project
+from leadflow.projects.services import _check_name
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
@@ -45,17 +46,6 @@ def is_timezone(name: str) -> bool:
 
 
 # --- validation ---------------------------------------------------------------------------
-
-
-def _check_name(name: Any, errors: ErrorCollector, limit: int = MAX_NAME) -> str:
-    name = name.strip() if isinstance(name, str) else ""
-    if not name:
-        errors.add("name", "required", "Name is required.")
-    elif len(name) > limit:
-        errors.add("name", "too_long", f"At most {limit} characters.")
-    elif "\x00" in name:
-        errors.add("name", "invalid", "A name cannot contain a NUL character.")
-    return name
 
 
 def _check_description(value: Any, errors: ErrorCollector) -> str:
@@ -120,7 +110,7 @@ def create_list(project: Project, *, actor: Actor, name: str, timezone_name: str
     Errors: NotFound (not a member), PermissionDenied, ValidationFailed, Conflict (`exists`)."""
     require_manager(actor, project.pk)
     errors = ErrorCollector()
-    name = _check_name(name, errors)
+    name = _check_name(name, errors, MAX_NAME)
     zone = _check_timezone(timezone_name, errors)
     user = _check_owner(project.pk, owner, errors)
     description = _check_description(description, errors)
@@ -151,7 +141,7 @@ def update_list(lead_list: LeadList, *, actor: Actor, project=None, **changes: A
         if _own_campaign(lead_list) is not None:
             errors.add("name", "campaign_list", "A campaign's own list is named after it: "
                        "rename the campaign.")
-        values["name"] = _check_name(changes["name"], errors)
+        values["name"] = _check_name(changes["name"], errors, MAX_NAME)
         values["key"] = list_key(values["name"])
     if "timezone" in changes:
         values["timezone"] = _check_timezone(changes["timezone"], errors)
@@ -293,7 +283,7 @@ def create_campaign(project: Project, *, actor: Actor, name: str, channel: str =
     list already named like its own list)."""
     require_manager(actor, project.pk)
     errors = ErrorCollector()
-    name = _check_name(name, errors)
+    name = _check_name(name, errors, MAX_NAME)
     channel = _check_channel(channel, errors)
     description = _check_description(description, errors)
     errors.raise_if_any()
@@ -331,7 +321,7 @@ def update_campaign(campaign: Campaign, *, actor: Actor, project=None,
     errors = ErrorCollector()
     values: dict[str, Any] = {}
     if "name" in changes:
-        values["name"] = _check_name(changes["name"], errors)
+        values["name"] = _check_name(changes["name"], errors, MAX_NAME)
         values["key"] = list_key(values["name"])
     if "channel" in changes:
         values["channel"] = _check_channel(changes["channel"], errors)

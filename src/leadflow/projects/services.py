@@ -75,8 +75,8 @@ def _save_changes(obj, values: dict[str, Any], message: str, after=None):
         raise
 
 
-def _check_name(name: str, errors: ErrorCollector, limit: int = 100) -> str:
-    name = (name or "").strip()
+def _check_name(name: Any, errors: ErrorCollector, limit: int = 100) -> str:
+    name = name.strip() if isinstance(name, str) else ""
     if not name:
         errors.add("name", "required", "Name is required.")
     elif len(name) > limit:
