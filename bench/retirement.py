@@ -267,7 +267,8 @@ def main(argv=None) -> int:
         verify["problems"].append(f"the second run retired {again:,}")
     ok = not verify["problems"] and expected == wanted
     log(f"\n{args.database} {version}: retire_due() over {info['leads']:,} leads, "
-        f"{expected:,} due, chunks of {retirement.CHUNK:,}")
+        f"{expected:,} due, chunks of {retirement.chunk_size():,}"
+        + (f", {retirement.WORKERS} workers" if args.database == "postgres" else ""))
     log(f"  first run   {seconds:6.2f} s  retired {retired:,}  "
         f"({retired / seconds:,.0f} leads/s)  target ≤ {TARGET_SECONDS:.0f} s "
         f"{'met' if seconds <= TARGET_SECONDS else 'MISSED'}")
@@ -279,7 +280,7 @@ def main(argv=None) -> int:
         f"{load_at_start[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     (home / "results.json").write_text(json.dumps({
         "database": args.database, "version": version, "leads": info["leads"], "due": expected,
-        "chunk": retirement.CHUNK, "seconds": round(seconds, 3),
+        "chunk": retirement.chunk_size(), "seconds": round(seconds, 3),
         "second_run_seconds": round(second_seconds, 3), "retired": retired,
         "second_run_retired": again, "check": verify, "ok": ok,
         "load_average": [load_before[0], load_at_start[0], os.getloadavg()[0]],

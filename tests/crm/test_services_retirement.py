@@ -170,7 +170,7 @@ def test_one_notification_per_owner_for_many_retired_leads():
 
 
 def test_a_second_sweep_retires_nothing_and_records_nothing(monkeypatch):
-    monkeypatch.setattr(retirement, "CHUNK", 3)
+    monkeypatch.setattr(retirement, "chunk_size", lambda: 3)
     w = world()
     leads = [owned_at(w.project, w.agent) for _ in range(7)]
 
@@ -187,7 +187,7 @@ def test_a_second_sweep_retires_nothing_and_records_nothing(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_retire_each_lead_once(monkeypatch):
-    monkeypatch.setattr(retirement, "CHUNK", 4)
+    monkeypatch.setattr(retirement, "chunk_size", lambda: 4)
     project = make_project()
     agents = [make_user(project, "agent") for _ in range(3)]
     leads = [owned_at(project, agents[i % 3]) for i in range(30)]
@@ -351,3 +351,25 @@ def test_only_an_admin_sets_the_retirement_threshold(client, who, status):
 
     assert response.status_code == status
     assert SystemSettings.load().retirement_days == (45 if status == 200 else 30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_sweep_on_several_connections_retires_each_lead_once(monkeypatch):
+    # PostgreSQL retires on WORKERS connections at once (SQLite on its one writer).
+    monkeypatch.setattr(retirement, "chunk_size", lambda: 2)
+    monkeypatch.setattr(retirement, "WORKERS", 3)
+    project = make_project()
+    agents = [make_user(project, "agent") for _ in range(2)]
+    leads = [owned_at(project, agents[i % 2]) for i in range(25)]
+    kept = owned_at(project, agents[0], when=LATER - timedelta(days=1))
+
+    with time_machine.travel(LATER, tick=False):
+        assert retire_due() == 25
+
+    assert retired_ids() == {lead.pk for lead in leads}
+    per_lead = TimelineEvent.objects.filter(kind=TimelineKind.LEAD_RETIRED).values_list(
+        "lead_id", flat=True)
+    assert sorted(per_lead) == sorted(lead.pk for lead in leads)
+    assert Lead.objects.get(pk=kept.pk).owner_id == agents[0].pk
+    assert [load_of(project, agent) for agent in agents] == [1, 0]
+    assert recount() == 0

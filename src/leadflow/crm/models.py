@@ -135,7 +135,8 @@ class Lead(models.Model):
     # The client this lead belongs to: set when it is converted, or at creation for an upsell
     # lead of an existing client. `converted_at` marks the one conversion of the lead.
     client = models.ForeignKey(
-        "clients.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+        "clients.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="leads",
+        db_index=False,
     )
     converted_at = models.DateTimeField(null=True, blank=True)
     # The lead's home list (at most one); deleting the list unlinks its leads.
@@ -145,7 +146,8 @@ class Lead(models.Model):
     )
     duplicates_checked_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=dj_timezone.now)
     updated_at = models.DateTimeField(default=dj_timezone.now)
@@ -161,10 +163,18 @@ class Lead(models.Model):
             models.Index(fields=["owner", "created_at", "id"], name="lead_owner_created"),
             models.Index(fields=["pool", "created_at", "id"], name="lead_pool_created"),
             models.Index(fields=["source", "created_at", "id"], name="lead_source_created"),
-            models.Index(fields=["bucket", "created_at", "id"], name="lead_bucket_created"),
+            # Columns most leads leave empty are indexed only where set (every query of them
+            # names a value): a new lead, and a retired one on PostgreSQL, whose every update
+            # writes a new entry into each index, skips these.
+            models.Index(fields=["bucket", "created_at", "id"], name="lead_bucket_created",
+                         condition=Q(bucket__isnull=False)),
+            models.Index(fields=["client"], name="lead_client", condition=Q(client__isnull=False)),
+            models.Index(fields=["merged_into"], name="lead_merged_into",
+                         condition=Q(merged_into__isnull=False)),
             models.Index(fields=["list", "created_at", "id"], name="lead_list_created",
                          condition=Q(list__isnull=False)),
-            models.Index(fields=["claimed_by", "claimed_until"], name="lead_claim"),
+            models.Index(fields=["claimed_by", "claimed_until"], name="lead_claim",
+                         condition=Q(claimed_by__isnull=False)),
             models.Index(fields=["claimed_until"], condition=Q(claimed_until__isnull=False),
                          name="lead_claim_until"),
             models.Index(fields=["next_call_at", "id"], name="lead_next_call"),

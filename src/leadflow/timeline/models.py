@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -72,6 +73,7 @@ class TimelineEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     actor_label = models.CharField(max_length=254, blank=True)
     channel = models.CharField(max_length=10)
@@ -90,7 +92,11 @@ class TimelineEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["lead_id", "occurred_at", "id"], name="timeline_lead_time"),
-            models.Index(fields=["client_id", "occurred_at", "id"], name="timeline_client_time"),
+            # Most events have no client and the system's no actor: indexed only where set.
+            models.Index(fields=["client_id", "occurred_at", "id"], name="timeline_client_time",
+                         condition=Q(client_id__isnull=False)),
+            models.Index(fields=["actor"], name="timeline_actor",
+                         condition=Q(actor__isnull=False)),
             models.Index(fields=["kind", "occurred_at"], name="timeline_kind_time"),
         ]
 

@@ -143,13 +143,25 @@ def _copy_events(table: str, columns: str, order: list[str], prepared: dict, row
     written = 0
     rows = iter(rows)
     sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+    texts: dict[int, Any] = {}  # a dict shared by many rows becomes text once
+
+    def text(value):
+        key = id(value)
+        if key not in texts:
+            texts[key] = _text(encode(value))
+        return texts[key]
+
+    template = [prepared.get(name) for name in order]
+    at = {name: order.index(name)
+          for name in ("project_id", "lead_id", "subject_label", "before", "after")}
     while chunk := list(islice(rows, COPY_ROWS)):
         with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
             for lead_id, project_id, label, before, after in chunk:
-                values = {**prepared, "project_id": project_id, "lead_id": lead_id,
-                          "subject_label": (label or "")[:200], "before": _text(encode(before)),
-                          "after": _text(encode(after))}
-                copy.write_row([values[name] for name in order])
+                values = template.copy()
+                values[at["project_id"]], values[at["lead_id"]] = project_id, lead_id
+                values[at["subject_label"]] = (label or "")[:200]
+                values[at["before"]], values[at["after"]] = text(before), text(after)
+                copy.write_row(values)
         written += len(chunk)
     return written
 
