@@ -355,9 +355,9 @@ def test_only_an_admin_sets_the_retirement_threshold(client, who, status):
 
 @pytest.mark.django_db(transaction=True)
 def test_one_sweep_on_several_connections_retires_each_lead_once(monkeypatch):
-    # PostgreSQL retires on WORKERS connections at once (SQLite on its one writer).
+    # PostgreSQL retires on two connections at once, from both ends (SQLite on its one writer).
     monkeypatch.setattr(retirement, "chunk_size", lambda: 2)
-    monkeypatch.setattr(retirement, "WORKERS", 3)
+    monkeypatch.setattr(retirement, "PARALLEL", True)
     project = make_project()
     agents = [make_user(project, "agent") for _ in range(2)]
     leads = [owned_at(project, agents[i % 2]) for i in range(25)]

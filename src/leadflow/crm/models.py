@@ -115,8 +115,11 @@ class Lead(models.Model):
         related_name="+", db_index=False,
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Never searched by; not indexed, so that creating, assigning and retiring leads write one
+    # index entry less (deleting a user, which clears it, reads the table once instead).
     original_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
     # When the lead's open offer closes its last window (None: no offer). While it is in the

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -83,14 +84,17 @@ def retire_due(now=None) -> int:
     again that they are owned, open and not retired; only the rows it changed get their
     LEAD_RETIRED event, counter changes and notification (one per previous owner and chunk).
     On PostgreSQL the walk locks its rows (SKIP LOCKED: a concurrent sweep takes other leads)
-    in the same statement as the UPDATE, and WORKERS connections retire at once. A second run,
+    in the same statement as the UPDATE, and two connections retire at once, one from each end
+    of the due range. A second run,
     or a concurrent one, finds nothing left to do."""
     now = now or timezone.now()
     days = SystemSettings.load().retirement_days
     sweep = _Sweep(now=now, days=days, batch_id=uuid.uuid4())
     if connection.vendor == "postgresql":
-        if WORKERS > 1 and not connection.in_atomic_block:
-            return sum(_in_threads(sweep.run, WORKERS))
+        if PARALLEL and not connection.in_atomic_block:
+            # One connection walks the due leads from the oldest, the other from the newest,
+            # so neither steps over the other's locked chunk until they meet.
+            return sum(_in_threads([sweep.run, partial(sweep.run, newest_first=True)]))
         return sweep.run()
     with _sqlite_cache():
         return sweep.run()
@@ -101,10 +105,10 @@ def retire_due(now=None) -> int:
 # the owner index's pages again: fewer, larger chunks write far less. On PostgreSQL only the
 # chunk's own rows are locked.
 CHUNK = {"sqlite": 20000, "postgresql": 10000}
-# Connections retiring at once on PostgreSQL: each chunk's UPDATE is CPU-bound in its backend
-# (a lead that changes owner gets a new entry in every index of the lead table), so two
-# backends use two cores; SKIP LOCKED keeps them on different leads.
-WORKERS = 2
+# Whether PostgreSQL retires on two connections at once: each chunk's UPDATE is CPU-bound in
+# its backend (a lead that changes owner gets a new entry in every index of the lead table),
+# so two backends use two cores; SKIP LOCKED keeps them on different leads.
+PARALLEL = True
 
 
 def chunk_size() -> int:
@@ -119,13 +123,14 @@ class _Sweep:
         self.cutoff = now - timedelta(days=days)
         self.reason = f"No activity and no new assignment for {days} days."
 
-    def run(self) -> int:
-        """Retire chunk after chunk on this thread's connection until none is due."""
+    def run(self, newest_first: bool = False) -> int:
+        """Retire chunk after chunk on this thread's connection until none is due, walking
+        the due leads from the oldest (or the newest) on."""
         total, after_key = 0, None
         while True:
             with transaction.atomic():
                 if connection.vendor == "postgresql":
-                    retired = _retire_next(self.cutoff, self.now, after_key)
+                    retired = _retire_next(self.cutoff, self.now, after_key, newest_first)
                     if not retired:
                         return total
                     after_key = (retired[-1][4], retired[-1][0])
@@ -141,18 +146,18 @@ class _Sweep:
                 total += len(retired)
 
 
-def _in_threads(work, count: int) -> list:
-    """`work()` on `count` threads at once, each with its own database connection (closed when
-    it ends); their results, or the first error."""
+def _in_threads(works: list) -> list:
+    """Each of `works` called on a thread of its own, at once, each with its own database
+    connection (closed when it ends); their results, or the first error."""
 
-    def one():
+    def one(work):
         try:
             return work()
         finally:
             connections.close_all()  # this thread's connections only
 
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        futures = [pool.submit(one) for _ in range(count)]
+    with ThreadPoolExecutor(max_workers=len(works)) as pool:
+        futures = [pool.submit(one, work) for work in works]
         return [future.result() for future in futures]
 
 
@@ -207,9 +212,11 @@ def quiet_since_sql() -> str:
     return f"{greatest}({assigned}, COALESCE({activity}, {assigned}))"
 
 
-def due_sql(cutoff, now, after_key=None, limit: int | None = None) -> tuple[str, list]:
+def due_sql(cutoff, now, after_key=None, limit: int | None = None, newest_first: bool = False
+            ) -> tuple[str, list]:
     """The next `limit` due leads after `after_key` (quiet since, id) in the order of the
-    `lead_retirement_quiet` index: (id, project id, name, owner id, quiet since) each. The
+    `lead_retirement_quiet` index, or in reverse with `newest_first`: (id, project id, name,
+    owner id, quiet since) each. The
     leads due are exactly the start of that index, up to the cutoff, so the walk reads only
     them (and the rare merged-away or offered lead among them).
 
@@ -234,9 +241,11 @@ def due_sql(cutoff, now, after_key=None, limit: int | None = None) -> tuple[str,
         # `q >= x AND (q > x OR id > y)`: the leading range lets both engines seek the index.
         # On PostgreSQL the key comes back as text (see _retire_next), cast here.
         key = "CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"
-        sql += f" AND {quiet} >= {key} AND ({quiet} > {key} OR {pk} > %s)"
+        ge, gt = ("<=", "<") if newest_first else (">=", ">")
+        sql += f" AND {quiet} {ge} {key} AND ({quiet} {gt} {key} OR {pk} {gt} %s)"
         params += [after_key[0], after_key[0], after_key[1]]
-    sql += f" ORDER BY {quiet}, {pk} LIMIT %s"
+    order = " DESC" if newest_first else ""
+    sql += f" ORDER BY {quiet}{order}, {pk}{order} LIMIT %s"
     params.append(limit or chunk_size())
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
@@ -250,7 +259,7 @@ def _due_chunk(cutoff, now, after_key) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _retire_next(cutoff, now, after_key) -> list[tuple]:
+def _retire_next(cutoff, now, after_key, newest_first: bool = False) -> list[tuple]:
     """PostgreSQL: lock the next chunk of due leads (SKIP LOCKED) and retire them in one
     statement; (id, project id, name, previous owner id, quiet since) of each, in walk order.
     The lock re-checks the walk's conditions on the current row, so a lead assigned or worked
@@ -261,7 +270,8 @@ def _retire_next(cutoff, now, after_key) -> list[tuple]:
     meta = Lead._meta
     quote, column = connection.ops.quote_name, _column
     adapt = connection.ops.adapt_datetimefield_value
-    walk, walk_params = due_sql(cutoff, now, after_key)
+    walk, walk_params = due_sql(cutoff, now, after_key, newest_first=newest_first)
+    order = " DESC" if newest_first else ""
     pk, owner, first = quote(meta.pk.column), column("owner"), column("original_owner")
     sql = (
         f"WITH due AS ({walk}), done AS ("
@@ -271,7 +281,7 @@ def _retire_next(cutoff, now, after_key) -> list[tuple]:
         f"RETURNING lead.{pk}, due.{column('project')}, due.{column('name')}, "
         f"due.{owner}, due.quiet_since) "
         f"SELECT {pk}, {column('project')}, {column('name')}, {owner}, quiet_since::text "
-        f"FROM done ORDER BY quiet_since, {pk}"
+        f"FROM done ORDER BY quiet_since{order}, {pk}{order}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*walk_params, adapt(now), adapt(now)])
