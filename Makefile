@@ -13,7 +13,7 @@ BENCH_INTAKE_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
 .PHONY: run test test-sqlite test-postgres lint bench bench-intake bench-routing bench-retirement \
-	bench-imports install clean
+	bench-imports bench-normalize install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench-imports: $(BIN)/.installed
 		--rows $(BENCH_IMPORT_ROWS) $(BENCH_IMPORTS_ARGS)
 	$(BIN)/python bench/imports.py --database postgres --url $(BENCH_IMPORTS_PG_URL) \
 		--leads $(BENCH_LEADS) --rows $(BENCH_IMPORT_ROWS) $(BENCH_IMPORTS_ARGS)
+
+# E-mail and phone normalization: the libraries against the fast paths (CPU per call).
+bench-normalize: $(BIN)/.installed
+	$(BIN)/python bench/normalize.py
 
 clean:
 	rm -rf $(VENV) var

@@ -254,3 +254,29 @@ def test_custom_fields_are_suggested_validated_and_a_unique_one_finds_duplicates
     with pytest.raises(ValidationFailed) as refused:
         run(project, content, mapping={"Renewal": "custom.nothing_like_it"})
     assert refused.value.errors[0].field == "mapping.Renewal"
+
+
+def test_a_long_import_checkpoints_sqlite_every_few_batches_and_restores_the_setting(
+        monkeypatch):
+    from django.db import connection
+
+    from leadflow.imports import services as import_services
+
+    monkeypatch.setattr(import_services, "BATCH", 2)
+    monkeypatch.setattr(import_services, "CHECKPOINT_BATCHES", 2)
+    checkpoints = []
+    monkeypatch.setattr(import_services, "checkpoint", lambda: checkpoints.append(1))
+    project = make_project()
+    rows = [[f"P{n}", "Person", f"p{n}@example.com", "", ""] for n in range(9)]
+
+    imp = run(project, csv_bytes([HEADER, *rows]))
+
+    assert counts(imp) == {"created": 9}
+    if connection.vendor == "sqlite":
+        # Five batches: a checkpoint after the second and fourth, one when the run closes.
+        assert len(checkpoints) == 3
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchone()[0] == 1000
+    else:
+        assert checkpoints == []

@@ -8,7 +8,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 
 
 def update_rows(model, rows: list, fields: list[str]) -> None:
@@ -231,6 +231,67 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
             cursor.execute(_insert_sql(model, fields, len(chunk), returning), params)
             if returning:
                 _saved(chunk, [row[0] for row in cursor.fetchall()])
+
+
+def insert_tuples(model, attnames: list[str], rows: list[tuple]) -> None:
+    """Insert many new rows given as tuples of database-ready values (ints, strings,
+    booleans, None: nothing is prepared) for `attnames`, which must name every column an
+    INSERT of the model writes: the cheapest way in for narrow tables that take many rows per
+    lead (keys, search words), with no model instance per row. SQLite takes multi-row INSERTs;
+    PostgreSQL takes COPY (its errors raised as Django's, so a unique violation is an
+    IntegrityError as with INSERT); inside `batched_writes()` the rows go with the batch."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in attnames]
+    missing = {f.attname for f in _columns(model)} - {f.attname for f in fields}
+    if missing:
+        raise ValueError(f"insert_tuples() needs every column of {model.__name__}: {missing}")
+    pending = getattr(_pending, "items", None) is not None
+    if connection.vendor == "postgresql" and not pending:
+        quote = connection.ops.quote_name
+        sql = (f"COPY {quote(model._meta.db_table)} "
+               f"({', '.join(quote(f.column) for f in fields)}) FROM STDIN")
+        with (connection.cursor() as cursor, connection.wrap_database_errors,
+              cursor.cursor.copy(sql) as copy):
+            for row in rows:
+                copy.write_row(row)
+        return
+    per_statement = max(1, MAX_PARAMS // len(fields))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        write(_insert_sql(model, fields, len(chunk), False),
+              [value for row in chunk for value in row])
+
+
+def set_autocheckpoint(pages: int) -> int | None:
+    """SQLite: set this connection's automatic checkpoint (WAL pages after which a commit
+    copies the log into the database file and syncs it; 0: never) and return the previous
+    setting. Elsewhere None, nothing done."""
+    if connection.vendor != "sqlite":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        previous = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+    return previous
+
+
+def checkpoint() -> None:
+    """SQLite: copy the committed log into the database file now, without waiting for
+    readers (PASSIVE); after the transaction when one is open. Elsewhere nothing."""
+    if connection.vendor != "sqlite":
+        return
+    if connection.in_atomic_block:
+        transaction.on_commit(_checkpoint_now)
+    else:
+        _checkpoint_now()
+
+
+def _checkpoint_now() -> None:
+    if connection.in_atomic_block:  # still inside an outer transaction (a test's): not now
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def naive_utc(value):

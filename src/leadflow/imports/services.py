@@ -38,7 +38,7 @@ from django.utils import timezone
 from leadflow.accounts import access as project_access
 from leadflow.accounts.models import Grant
 from leadflow.core.actor import Actor
-from leadflow.core.db import insert_rows, update_rows
+from leadflow.core.db import checkpoint, insert_rows, set_autocheckpoint, update_rows
 from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from leadflow.crm.access import can
 from leadflow.crm.contact import LeadInput
@@ -78,6 +78,10 @@ WORKERS = 2
 # Chunks handed to the workers ahead of the writer: bounded, so the file is never read ahead
 # far (the pool's own imap would read the whole file into its task queue).
 AHEAD = 4
+# SQLite: a commit's automatic checkpoint would copy each batch's pages into the database file
+# and sync it, though the next batches change many of the same pages again (index pages, the
+# tables' ends); an import checkpoints every CHECKPOINT_BATCHES batches instead.
+CHECKPOINT_BATCHES = 20
 FIRST_PROBLEMS = 100
 MAX_WARNINGS = 50
 UPDATABLE = ("name", "email", "company", "timezone", "country", "language")
@@ -402,6 +406,8 @@ class _Run:
         self.plan = plan
         self.pending: deque = deque()
         self.pool = None
+        self.batches = 0
+        self.checkpoint_pages = None if imp.dry_run else set_autocheckpoint(0)
         if path.stat().st_size > PARALLEL_BYTES:
             context = multiprocessing.get_context("spawn")
             self.pool = context.Pool(WORKERS, initializer=workers.setup)
@@ -434,11 +440,21 @@ class _Run:
         self.position += len(chunk)
         return [(n, cells, r) for (n, cells), r in zip(chunk, results, strict=True)]
 
+    def written(self) -> None:
+        """A batch was written: every CHECKPOINT_BATCHES, checkpoint after its commit."""
+        self.batches += 1
+        if self.checkpoint_pages is not None and self.batches % CHECKPOINT_BATCHES == 0:
+            checkpoint()
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
             self.pool = None
+        if self.checkpoint_pages is not None:
+            set_autocheckpoint(self.checkpoint_pages)
+            self.checkpoint_pages = None
+            checkpoint()
         self.reader.__exit__(None, None, None)
 
 
@@ -485,6 +501,7 @@ def _step(job: Job, actor: Actor):
         problems += found
         done += len(batch)
         if not context.imp.dry_run:
+            run.written()
             return run.position, counts, done, problems
 
 

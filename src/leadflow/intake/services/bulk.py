@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.db import insert_rows, update_rows
+from leadflow.core.db import insert_rows, insert_tuples, update_rows
 from leadflow.core.errors import ValidationFailed
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import Lead, LeadWord
@@ -232,16 +232,15 @@ def ingest_batch(project, items: list[BatchItem], *, scope: str, pool, stage, so
 
     with transaction.atomic():
         insert_rows(Lead, new, returning=True)
-        insert_rows(DuplicateKey, [DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
-                                                canonical=canonical)
-                                   for k, v, lead, canonical in new_keys])
+        insert_tuples(DuplicateKey, ["scope", "kind", "value", "lead_id", "canonical"],
+                      [(scope, k, v, lead.pk, canonical) for k, v, lead, canonical in new_keys])
     if router is not None:
         router.flush()
         notify_routed(list(zip(new, decisions, strict=True)))
     elif owner is not None:
         loads.shift(project.pk, {owner.pk: len(new)})
-    insert_rows(LeadWord, [LeadWord(lead=lead, word=w) for lead in new
-                           for w in sorted(words_of(lead.name, lead.company))])
+    insert_tuples(LeadWord, ["lead_id", "word"],
+                  [(lead.pk, w) for lead in new for w in sorted(words_of(lead.name, lead.company))])
     created_events = []
     for item in items:
         if not item.created:

@@ -1,0 +1,48 @@
+"""Raw bulk writes: rows in, constraint violations out as Django's errors."""
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from leadflow.core.db import batched_writes, insert_tuples
+from leadflow.crm.models import LeadWord
+from leadflow.intake.models import DuplicateKey
+from tests.factories import make_lead, make_project
+
+pytestmark = pytest.mark.django_db
+
+KEY_COLUMNS = ["scope", "kind", "value", "lead_id", "canonical"]
+
+
+def test_insert_tuples_writes_every_row_as_given():
+    lead = make_lead(make_project())
+    rows = [(lead.pk, f"word{n}") for n in range(2500)]
+
+    insert_tuples(LeadWord, ["lead_id", "word"], rows)
+
+    stored = set(LeadWord.objects.filter(lead_id=lead.pk).values_list("lead_id", "word"))
+    assert {(lead.pk, f"word{n}") for n in range(2500)} <= stored
+
+
+def test_insert_tuples_inside_batched_writes_sends_them_at_the_end():
+    lead = make_lead(make_project())
+    with batched_writes():
+        insert_tuples(LeadWord, ["word", "lead_id"], [("zebra", lead.pk), ("yak", lead.pk)])
+        assert not LeadWord.objects.filter(word__in=["zebra", "yak"]).exists()
+    assert LeadWord.objects.filter(lead_id=lead.pk, word__in=["zebra", "yak"]).count() == 2
+
+
+def test_a_key_held_canonically_twice_is_an_integrity_error():
+    lead = make_lead(make_project(), email="taken@example.com")
+    held = DuplicateKey.objects.filter(lead_id=lead.pk, canonical=True).first()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_tuples(DuplicateKey, KEY_COLUMNS,
+                      [(held.scope, held.kind, held.value, lead.pk, True)])
+    # Non-canonical copies of a held key are allowed (keep-both).
+    insert_tuples(DuplicateKey, KEY_COLUMNS, [(held.scope, held.kind, held.value, lead.pk, False)])
+    assert DuplicateKey.objects.filter(value=held.value).count() == 2
+
+
+def test_insert_tuples_refuses_rows_that_leave_a_column_out():
+    with pytest.raises(ValueError, match="canonical"):
+        insert_tuples(DuplicateKey, ["scope", "kind", "value", "lead_id"], [("s", "email", "v", 1)])
