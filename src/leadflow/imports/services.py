@@ -72,9 +72,11 @@ IMPORT_SOURCE = "Import"
 # Rows per transaction: a batch's key lookups and inserts are set-based; SQLite's write lock
 # is held for one batch at a time.
 BATCH = 1000
-# Files above this size are normalized by worker processes (validation is most of the work).
+# Files above this size are normalized by a worker process beside the writer. One keeps ahead
+# of the writer (normalizing a row costs less than writing it since the e-mail and phone fast
+# paths); each worker holds Django, about 85 MB, so a second would only add memory.
 PARALLEL_BYTES = 2 * 1024 * 1024
-WORKERS = 2
+WORKERS = 1
 # Chunks handed to the workers ahead of the writer: bounded, so the file is never read ahead
 # far (the pool's own imap would read the whole file into its task queue).
 AHEAD = 4
