@@ -46,3 +46,21 @@ def test_a_key_held_canonically_twice_is_an_integrity_error():
 def test_insert_tuples_refuses_rows_that_leave_a_column_out():
     with pytest.raises(ValueError, match="canonical"):
         insert_tuples(DuplicateKey, ["scope", "kind", "value", "lead_id"], [("s", "email", "v", 1)])
+
+
+def test_insert_rows_with_ids_gives_each_row_its_id_in_order_json_included():
+    from leadflow.core.db import COPY_MIN_ROWS, insert_rows
+    from leadflow.timeline.models import TimelineEvent
+
+    events = [TimelineEvent(kind="LEAD_UPDATED", channel="api", lead_id=n,
+                            before={"n": n, "tags": ["a", "b"]}, after=None if n % 2 else {})
+              for n in range(COPY_MIN_ROWS + 20)]  # enough for PostgreSQL's COPY path
+
+    insert_rows(TimelineEvent, events, returning=True)
+
+    ids = [event.pk for event in events]
+    assert None not in ids and ids == sorted(ids) and len(set(ids)) == len(ids)
+    stored = {e.pk: (e.lead_id, e.before, e.after)
+              for e in TimelineEvent.objects.filter(pk__in=ids)}
+    assert [stored[pk] for pk in ids] == [
+        (n, {"n": n, "tags": ["a", "b"]}, None if n % 2 else {}) for n in range(len(ids))]

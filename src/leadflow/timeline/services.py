@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from itertools import islice
@@ -13,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.db import insert_rows
+from leadflow.core.db import copy_text, insert_rows
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
 # Fields that carry personal data and are blanked when a lead is deleted.
@@ -148,7 +147,7 @@ def _copy_events(table: str, columns: str, order: list[str], prepared: dict, row
     def text(value):
         key = id(value)
         if key not in texts:
-            texts[key] = _text(encode(value))
+            texts[key] = copy_text(encode(value))
         return texts[key]
 
     template = [prepared.get(name) for name in order]
@@ -167,15 +166,6 @@ def _copy_events(table: str, columns: str, order: list[str], prepared: dict, row
 
 
 COPY_ROWS = 5000
-
-
-def _text(value):
-    """A prepared JSON value as COPY takes it: its text (psycopg's Jsonb wrapper holds the
-    object and the dumps function Django gave it)."""
-    if value is None or isinstance(value, str):
-        return value
-    dumps = getattr(value, "dumps", None) or json.dumps
-    return dumps(value.obj)
 
 
 def _scrub_values(values: dict | None) -> dict | None:
