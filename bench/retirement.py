@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     ok = not verify["problems"] and expected == wanted
     log(f"\n{args.database} {version}: retire_due() over {info['leads']:,} leads, "
         f"{expected:,} due, chunks of {retirement.chunk_size():,}"
-        + (", 2 connections" if args.database == "postgres" and retirement.PARALLEL else ""))
+        + (", 2 connections" if args.database == "postgres" else ""))
     log(f"  first run   {seconds:6.2f} s  retired {retired:,}  "
         f"({retired / seconds:,.0f} leads/s)  target ≤ {TARGET_SECONDS:.0f} s "
         f"{'met' if seconds <= TARGET_SECONDS else 'MISSED'}")

@@ -357,7 +357,6 @@ def test_only_an_admin_sets_the_retirement_threshold(client, who, status):
 def test_one_sweep_on_several_connections_retires_each_lead_once(monkeypatch):
     # PostgreSQL retires on two connections at once, from both ends (SQLite on its one writer).
     monkeypatch.setattr(retirement, "chunk_size", lambda: 2)
-    monkeypatch.setattr(retirement, "PARALLEL", True)
     project = make_project()
     agents = [make_user(project, "agent") for _ in range(2)]
     leads = [owned_at(project, agents[i % 2]) for i in range(25)]

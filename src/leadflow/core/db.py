@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -251,13 +252,7 @@ def insert_tuples(model, attnames: list[str], rows: list[tuple]) -> None:
         raise ValueError(f"insert_tuples() needs every column of {model.__name__}: {missing}")
     pending = getattr(_pending, "items", None) is not None
     if connection.vendor == "postgresql" and not pending:
-        quote = connection.ops.quote_name
-        sql = (f"COPY {quote(model._meta.db_table)} "
-               f"({', '.join(quote(f.column) for f in fields)}) FROM STDIN")
-        with (connection.cursor() as cursor, connection.wrap_database_errors,
-              cursor.cursor.copy(sql) as copy):
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(model._meta.db_table, [f.column for f in fields], rows)
         return
     per_statement = max(1, MAX_PARAMS // len(fields))
     for start in range(0, len(rows), per_statement):
@@ -306,17 +301,27 @@ def _copy_with_ids(model, fields: list, objs: list, prepare) -> None:
     send the rows with them through COPY — far cheaper than multi-row INSERTs whose thousands
     of parameters psycopg binds in Python. Errors are raised as Django's (IntegrityError)."""
     meta = model._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in [meta.pk, *fields])
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) "
                        "FROM generate_series(1, %s)", [meta.db_table, meta.pk.column, len(objs)])
         pks = [row[0] for row in cursor.fetchall()]
-        with (connection.wrap_database_errors,
-              cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy):
-            for pk, obj in zip(pks, objs, strict=True):
-                copy.write_row([pk, *(copy_text(value) for value in prepare(obj))])
+    copy_rows(meta.db_table, [f.column for f in [meta.pk, *fields]],
+              ([pk, *(copy_text(value) for value in prepare(obj))]
+               for pk, obj in zip(pks, objs, strict=True)))
     _saved(objs, pks)
+
+
+def copy_rows(table: str, columns: list[str], rows: Iterable) -> None:
+    """PostgreSQL: send `rows` (sequences of values for `columns`, as COPY takes them: see
+    `copy_text`) into `table` through one COPY. Errors are raised as Django's, so a unique
+    violation is an IntegrityError as with INSERT. `rows` must not query the database: the
+    COPY holds the connection while it reads them."""
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with (connection.cursor() as cursor, connection.wrap_database_errors,
+          cursor.cursor.copy(sql) as copy):
+        for row in rows:
+            copy.write_row(row)
 
 
 def copy_text(value):

@@ -31,7 +31,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.errors import ErrorCollector, ValidationFailed
+from leadflow.core.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
 from leadflow.crm.access import leads_visible_to
 from leadflow.crm.filters import LeadFilters, apply_lead_filters, check_filters
 from leadflow.jobs.models import Job
@@ -415,8 +415,6 @@ CONTENT_TYPES = {
 def open_export(job: Job):
     """The finished export's file, opened for streaming, with its download name and content
     type. Errors: Conflict (`not_ready`: still running or failed), NotFound (file removed)."""
-    from leadflow.core.errors import Conflict, NotFound
-
     if job.state != "done":
         raise Conflict("The export is not ready: it is " + job.state + ".", code="not_ready")
     if job.params.get("expired"):
@@ -437,8 +435,6 @@ def open_export(job: Job):
 def delete_export(job: Job, *, actor: Actor) -> None:
     """Delete an export the actor may see (see exports.access): its file, a part file left by
     a failed run, and its row. A running export is refused. Errors: Conflict (`running`)."""
-    from leadflow.core.errors import Conflict
-
     if job.state in ("queued", "running"):
         raise Conflict("The export is still running; delete it when it has finished.",
                        code="running")
@@ -450,8 +446,6 @@ def forget_old_exports(now=None) -> int:
     """The sweep: delete the files of exports that finished more than EXPORT_RETENTION_DAYS
     ago (their rows stay, listed without a download; the download answers 404). Returns how
     many exports lost their files."""
-    from datetime import timedelta
-
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.EXPORT_RETENTION_DAYS)
     removed = 0

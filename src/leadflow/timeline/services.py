@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.db import copy_text, insert_rows
+from leadflow.core.db import copy_rows, copy_text, insert_rows
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
 # Fields that carry personal data and are blanked when a lead is deleted.
@@ -108,7 +108,8 @@ def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     if connection.vendor == "postgresql":
-        return _copy_events(meta.db_table, columns, order, prepared, rows, encode)
+        return _copy_events(meta.db_table, [f.column for f in fields], order, prepared, rows,
+                            encode)
     head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
     one = f"({', '.join(['%s'] * len(fields))})"
     written = 0
@@ -132,7 +133,7 @@ def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
     return written
 
 
-def _copy_events(table: str, columns: str, order: list[str], prepared: dict, rows,
+def _copy_events(table: str, columns: list[str], order: list[str], prepared: dict, rows,
                  encode) -> int:
     """record_for_leads() on PostgreSQL: the rows stream in through COPY, which costs a
     fraction of multi-row INSERTs whose thousands of parameters psycopg would bind in Python.
@@ -141,7 +142,6 @@ def _copy_events(table: str, columns: str, order: list[str], prepared: dict, row
     connection."""
     written = 0
     rows = iter(rows)
-    sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
     texts: dict[int, Any] = {}  # a dict shared by many rows becomes text once
 
     def text(value):
@@ -153,14 +153,16 @@ def _copy_events(table: str, columns: str, order: list[str], prepared: dict, row
     template = [prepared.get(name) for name in order]
     at = {name: order.index(name)
           for name in ("project_id", "lead_id", "subject_label", "before", "after")}
+
+    def values(lead_id, project_id, label, before, after) -> list:
+        row = template.copy()
+        row[at["project_id"]], row[at["lead_id"]] = project_id, lead_id
+        row[at["subject_label"]] = (label or "")[:200]
+        row[at["before"]], row[at["after"]] = text(before), text(after)
+        return row
+
     while chunk := list(islice(rows, COPY_ROWS)):
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for lead_id, project_id, label, before, after in chunk:
-                values = template.copy()
-                values[at["project_id"]], values[at["lead_id"]] = project_id, lead_id
-                values[at["subject_label"]] = (label or "")[:200]
-                values[at["before"]], values[at["after"]] = text(before), text(after)
-                copy.write_row(values)
+        copy_rows(table, columns, (values(*row) for row in chunk))
         written += len(chunk)
     return written
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
+from leadflow.core.db import checkpoint, set_autocheckpoint
 from leadflow.core.errors import Conflict
 from leadflow.crm.access import check_lead_action
 from leadflow.crm.models import Lead
@@ -85,17 +86,18 @@ def retire_due(now=None) -> int:
     LEAD_RETIRED event, counter changes and notification (one per previous owner and chunk).
     On PostgreSQL the walk locks its rows (SKIP LOCKED: a concurrent sweep takes other leads)
     in the same statement as the UPDATE, and two connections retire at once, one from each end
-    of the due range. A second run,
-    or a concurrent one, finds nothing left to do."""
+    of the due range. A second run, or a concurrent one, finds nothing left to do."""
     now = now or timezone.now()
     days = SystemSettings.load().retirement_days
     sweep = _Sweep(now=now, days=days, batch_id=uuid.uuid4())
     if connection.vendor == "postgresql":
-        if PARALLEL and not connection.in_atomic_block:
-            # One connection walks the due leads from the oldest, the other from the newest,
-            # so neither steps over the other's locked chunk until they meet.
-            return sum(_in_threads([sweep.run, partial(sweep.run, newest_first=True)]))
-        return sweep.run()
+        if connection.in_atomic_block:  # the caller's transaction: its own connection only
+            return sweep.run()
+        # Each chunk's UPDATE is CPU-bound in its backend (a lead that changes owner gets a new
+        # entry in every index of the lead table), so two connections use two cores. One walks
+        # the due leads from the oldest, the other from the newest, so neither steps over the
+        # other's locked chunk until they meet; SKIP LOCKED keeps them on different leads.
+        return sum(_in_threads([sweep.run, partial(sweep.run, newest_first=True)]))
     with _sqlite_cache():
         return sweep.run()
 
@@ -105,10 +107,6 @@ def retire_due(now=None) -> int:
 # the owner index's pages again: fewer, larger chunks write far less. On PostgreSQL only the
 # chunk's own rows are locked.
 CHUNK = {"sqlite": 20000, "postgresql": 10000}
-# Whether PostgreSQL retires on two connections at once: each chunk's UPDATE is CPU-bound in
-# its backend (a lead that changes owner gets a new entry in every index of the lead table),
-# so two backends use two cores; SKIP LOCKED keeps them on different leads.
-PARALLEL = True
 
 
 def chunk_size() -> int:
@@ -172,7 +170,6 @@ def _in_threads(works: list) -> list:
 
 
 SWEEP_CACHE_KIB = 262144
-SWEEP_MMAP_BYTES = 1 << 32
 
 
 @contextmanager
@@ -189,22 +186,15 @@ def _sqlite_cache():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         previous = int(cursor.fetchone()[0])
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        checkpoint_pages = int(cursor.fetchone()[0])
-        cursor.execute("PRAGMA mmap_size")
-        mmap_bytes = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA cache_size = -{SWEEP_CACHE_KIB}")
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")
-        cursor.execute(f"PRAGMA mmap_size = {SWEEP_MMAP_BYTES}")
+    checkpoint_pages = set_autocheckpoint(0)
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {previous}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {checkpoint_pages}")
-            cursor.execute(f"PRAGMA mmap_size = {mmap_bytes}")
-            if not connection.in_atomic_block:  # a checkpoint cannot run in a transaction
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        set_autocheckpoint(checkpoint_pages)
+        checkpoint()
 
 
 INDEX = "lead_retirement_quiet"
@@ -226,9 +216,8 @@ def due_sql(cutoff, now, after_key=None, limit: int | None = None, newest_first:
             ) -> tuple[str, list]:
     """The next `limit` due leads after `after_key` (quiet since, id) in the order of the
     `lead_retirement_quiet` index, or in reverse with `newest_first`: (id, project id, name,
-    owner id, quiet since) each. The
-    leads due are exactly the start of that index, up to the cutoff, so the walk reads only
-    them (and the rare merged-away or offered lead among them).
+    owner id, quiet since) each. The leads due are exactly the start of that index, up to the
+    cutoff, so the walk reads only them (and the rare merged-away or offered lead among them).
 
     Written by hand because SQLite uses a partial index only when the query repeats its
     condition word for word, literals included (`status IN ('NOT_CONTACTED', …)`, not bound
