@@ -110,10 +110,12 @@ def _routers() -> None:
     from leadflow.routing.api import router as routing_router
     from leadflow.tags.api import router as tags_router
 
+    # URLs are matched in this order: intake first, the busiest by far (a request walks the
+    # patterns before its own).
+    api.add_router("/", intake_router)
     api.add_router("/", accounts_router)
     api.add_router("/", projects_router)
     api.add_router("/", crm_router)
-    api.add_router("/", intake_router)
     api.add_router("/", jobs_router)
     api.add_router("/", routing_router)
     api.add_router("/", tags_router)

@@ -167,7 +167,10 @@ if _db["ENGINE"] in ("django.db.backends.sqlite3", "leadflow.core.sqlite"):
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # Checkpoints run after commits, outside the writer lock (leadflow/core/sqlite/base.py).
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
+        ),
     }
     _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else _db["CONN_MAX_AGE"]
 

@@ -538,7 +538,7 @@ def test_every_submission_received_is_accounted_for(client, monkeypatch):
         assert post_intake(client, bucket, key, body).status_code == 201
     assert post_intake(client, bucket, key, batch, path="/batch").status_code == 201
     # A crash between storing and processing leaves a submission `new`.
-    monkeypatch.setattr(submissions, "process_submission", _crash)
+    monkeypatch.setattr(submissions, "_outcome", _crash)
     with pytest.raises(RuntimeError):
         post_intake(client, bucket, key, {"name": "Dee", "email": "dee@example.com"})
     store_submission(bucket, {"name": "Eve", "email": "eve@example.com"})
@@ -554,7 +554,7 @@ def test_every_submission_received_is_accounted_for(client, monkeypatch):
     assert Submission.objects.filter(status="duplicate", duplicate_of__isnull=True).count() == 0
 
 
-def _crash(submission, **kwargs):
+def _crash(*args, **kwargs):
     raise RuntimeError("worker killed")
 
 

@@ -7,14 +7,63 @@ the lock is already free. A waiter blocked in `flock` is woken by the kernel the
 is released, across threads and processes alike. The busy timeout stays as the fallback for
 writers that do not take the file lock (statements in autocommit mode, other programs).
 
+Checkpoints (copying the committed log into the database file) run off the request path:
+connections start with `wal_autocheckpoint = 0` (settings), and every CHECKPOINT_EVERY-th commit
+of a process wakes that process's checkpointer thread, which runs a PASSIVE checkpoint on a
+connection of its own. SQLite's automatic checkpoint would run inside the commit that crosses
+its threshold, while that writer still holds the lock, every other writer waits and its client
+waits on top; a PASSIVE checkpoint runs beside readers and writers alike.
+
 An in-memory database has a single connection and needs no lock."""
 
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
+import sqlite3
+import threading
 
 from django.db.backends.sqlite3 import base
+
+# Commits of this process between two checkpoints: at 20–40 log pages per intake commit, a few
+# hundred pages, as often as SQLite's own default of 1,000 pages with two or three processes.
+CHECKPOINT_EVERY = 16
+_commits = itertools.count(1)
+
+
+class _Checkpointer:
+    """A daemon thread of this process that runs a PASSIVE checkpoint of one database file
+    each time it is woken (wakes while it runs fold into one more run)."""
+
+    def __init__(self, path: str):
+        self.path, self.pid = path, os.getpid()
+        self.wake = threading.Event()
+        threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True).start()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=20, isolation_level=None)
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                pass  # another connection is checkpointing: its run covers these pages
+
+
+_checkpointers: dict[str, _Checkpointer] = {}
+_checkpointers_lock = threading.Lock()
+
+
+def wake_checkpointer(path: str) -> None:
+    """Have this process's checkpointer of `path` run (started on first use, and again in a
+    forked child, which inherits no threads)."""
+    with _checkpointers_lock:
+        checkpointer = _checkpointers.get(path)
+        if checkpointer is None or checkpointer.pid != os.getpid():
+            checkpointer = _checkpointers[path] = _Checkpointer(path)
+    checkpointer.wake.set()
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -47,9 +96,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self):
         try:
-            return super()._commit()
+            super()._commit()
         finally:
             self._release_writer()
+        if next(_commits) % CHECKPOINT_EVERY == 0 and not self.is_in_memory_db():
+            wake_checkpointer(str(self.settings_dict["NAME"]))
 
     def _rollback(self):
         try:

@@ -28,6 +28,7 @@ from leadflow.intake.models import SubmissionStatus as S
 from leadflow.intake.payload import normalized_values, read_payload
 from leadflow.intake.services.context import context_for
 from leadflow.intake.services.ingest import (
+    KeyRace,
     created_after,
     facts_of,
     find_canonical,
@@ -43,10 +44,6 @@ from leadflow.routing.services import loads
 from leadflow.routing.services.router import Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
-
-
-class KeyRace(Exception):
-    """A concurrent submission claimed one of the batch's keys first."""
 
 
 def plan_batch(context, rows: list[Submission]) -> list:

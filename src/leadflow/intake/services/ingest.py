@@ -13,7 +13,7 @@ from django.utils import timezone
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
-from leadflow.core.db import batched_writes, insert_row, insert_rows
+from leadflow.core.db import batched_writes, insert_row, insert_tuples
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.crm.contact import LeadInput, clean_contact, require_reachable
 from leadflow.crm.models import Lead, LeadWord
@@ -37,8 +37,18 @@ from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
 OnDuplicate = Literal["reject", "merge", "keep_both"]
+
+
+class KeyRace(Conflict):
+    """A concurrent caller claimed one of the keys first; the caller's transaction must roll
+    back and may run again (ingest with `retry=False`)."""
+
+    def __init__(self):
+        super().__init__("The contact keys are being changed concurrently; try again.",
+                         code="busy")
 MERGEABLE = ("name", "email", "company", "timezone", "country", "language")
 ATTEMPTS = 3
+KEY_COLUMNS = ["scope", "kind", "value", "lead_id", "canonical"]
 
 
 @dataclass
@@ -127,6 +137,7 @@ def ingest(
     client=None,
     rules: list | None = None,
     savepoint: bool = True,
+    retry: bool = True,
 ) -> IngestResult:
     """Validate and normalize `data`, derive its duplicate keys, and create the lead — or report
     the lead it duplicates (`reject`), fill that lead's blanks with the new values (`merge`, after
@@ -144,7 +155,9 @@ def ingest(
     as the caller keeps them, spare reading them).
 
     A caller that runs ingest inside a savepoint of its own, and rolls back to it on any error,
-    passes `savepoint=False` to spare a second one.
+    passes `savepoint=False` to spare a second one. A caller that runs ingest in a transaction
+    it retries as a whole passes `retry=False` as well: no savepoint is taken at all, and a lost
+    race for a key raises KeyRace, after which that transaction can only roll back.
 
     Timeline: LEAD_CREATED (and LEAD_ROUTED when routed) on the new lead, DUPLICATE_MERGED on a
     merged-into lead, CLIENT_LEAD_ADDED on the client of an upsell lead.
@@ -154,7 +167,7 @@ def ingest(
     cleaned, scope, keys, stage = (
         prepared.cleaned, prepared.scope, prepared.keys, prepared.stage
     )
-    for _attempt in range(ATTEMPTS):
+    for _attempt in range(ATTEMPTS if retry else 1):
         with transaction.atomic(savepoint=savepoint):
             matches, holders = _find_matches(scope, keys) if client is None else ([], {})
             if matches and on_duplicate != "keep_both":
@@ -168,7 +181,7 @@ def ingest(
                 return IngestResult(lead=target, merged=True, duplicate_of=target, matches=matches,
                                     cleaned=cleaned)
             try:
-                with transaction.atomic():
+                with transaction.atomic(savepoint=retry):
                     lead = _create(
                         project, cleaned, data, scope, keys, matches,
                         actor=actor, source=source, pool=pool, owner=owner, stage=stage,
@@ -177,11 +190,13 @@ def ingest(
                         rules=rules,
                     )
             except IntegrityError:
+                if not retry:
+                    raise KeyRace from None
                 continue  # a concurrent caller claimed one of the keys first: look again
             duplicate_of = holders[matches[0]["lead"]] if matches else None
             return IngestResult(lead=lead, created=True, duplicate_of=duplicate_of, matches=matches,
                                 cleaned=cleaned)
-    raise Conflict("The contact keys are being changed concurrently; try again.", code="busy")
+    raise KeyRace
 
 
 def find_canonical(scope: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -344,13 +359,11 @@ def _create(
             notify_routed([(lead, decision)])
         elif owner is not None:
             loads.shift(project.pk, {owner.pk: 1})
-        insert_rows(DuplicateKey, [
-            DuplicateKey(scope=scope, kind=k, value=v, lead=lead,
-                         canonical=client is None and (k, v) not in taken)
-            for k, v in keys
+        insert_tuples(DuplicateKey, KEY_COLUMNS, [
+            (scope, k, v, lead.pk, client is None and (k, v) not in taken) for k, v in keys
         ])
-        insert_rows(LeadWord, [LeadWord(lead=lead, word=w)
-                               for w in sorted(words_of(lead.name, lead.company))])
+        insert_tuples(LeadWord, ["lead_id", "word"],
+                      [(lead.pk, w) for w in sorted(words_of(lead.name, lead.company))])
         timeline.record_many(events)
     transaction.on_commit(lambda: queue_duplicate_checks([lead.pk]))
     return lead

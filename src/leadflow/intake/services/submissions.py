@@ -1,21 +1,22 @@
-"""Submissions: each is stored verbatim and processed through `ingest` in one transaction,
-the processing inside a savepoint, so a processing failure still stores the raw payload (left
-`new`, with the error) and a crash stores nothing the client was told of; reprocess; the sweep
-that finishes submissions left `new`."""
+"""Submissions: each is processed through `ingest` and stored verbatim with its outcome in one
+transaction; should processing fail, the raw payload is still stored (left `new`, with the
+error), and a crash stores nothing the client was told of; reprocess; the sweep that finishes
+submissions left `new`."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadflow.accounts import access
 from leadflow.core.actor import Actor
-from leadflow.core.db import insert_row, insert_rows, update_row
+from leadflow.core.db import batched_writes, insert_row, insert_rows, insert_tuples, update_row
 from leadflow.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from leadflow.crm.contact import LeadInput
 from leadflow.intake.models import (
@@ -28,7 +29,7 @@ from leadflow.intake.models import (
 from leadflow.intake.payload import normalized_values, read_payload
 from leadflow.intake.services.bulk import plan_batch, process_batch
 from leadflow.intake.services.context import BucketContext, context_for, load_context
-from leadflow.intake.services.ingest import Prepared, ingest, prepare
+from leadflow.intake.services.ingest import ATTEMPTS, KeyRace, Prepared, ingest, prepare
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
@@ -36,6 +37,8 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 STALE_AFTER = timedelta(minutes=2)
 MAX_BATCH = 1000
 INTAKE = Actor(None, "intake")
+ATTEMPT_COLUMNS = ["submission_id", "at", "status", "errors", "lead_id_value",
+                   "duplicate_of_id_value", "matched", "actor_label"]
 
 
 def _check_active(bucket: Bucket) -> None:
@@ -71,14 +74,17 @@ def _release_keys(bucket: Bucket, keys: list[str]) -> None:
         ).update(idempotency_key=None)
 
 
+def _error_of(exc: Exception) -> dict:
+    if isinstance(exc, DomainError):
+        return {"field": "submission", "code": exc.code, "message": str(exc)}
+    return {"field": "submission", "code": "processing_failed",
+            "message": f"Processing failed ({type(exc).__name__}); it is retried."}
+
+
 def _record_failure(row: Submission, exc: Exception) -> None:
     """A stored submission whose processing failed stays `new` (the sweep takes it again),
     with the error."""
-    if isinstance(exc, DomainError):
-        error = {"field": "submission", "code": exc.code, "message": str(exc)}
-    else:
-        error = {"field": "submission", "code": "processing_failed",
-                 "message": f"Processing failed ({type(exc).__name__}); it is retried."}
+    error = _error_of(exc)
     Submission.objects.filter(pk=row.pk).update(errors=[error])
     row.errors = [error]
 
@@ -109,10 +115,12 @@ def submit(
     bucket: Bucket, payload: dict[str, Any], *, channel: str = "api",
     idempotency_key: str | None = None, source=None,
 ) -> Submission:
-    """Take one submission into an active bucket: store it verbatim and process it, in one
-    transaction. Processing runs in a savepoint: should it fail, the submission is stored
-    `new` with the error (the sweep retries it) and the error is raised. With an idempotency
-    key, a retry within 24 hours returns the first submission unchanged.
+    """Take one submission into an active bucket: process it and store it with its outcome,
+    in one transaction, retried as a whole when a concurrent submission claims one of its keys
+    first. Should processing fail, the payload is stored `new` with the error in a transaction
+    of its own (the sweep retries it) and the error is raised; a crash in between stores
+    nothing the client was told of. With an idempotency key, a retry within 24 hours returns
+    the first submission unchanged.
     Errors: PermissionDenied (inactive bucket; nothing stored)."""
     _check_active(bucket)
     key = (idempotency_key or "").strip()[:200] or None
@@ -120,32 +128,39 @@ def submit(
         return first
     context = context_for(bucket)
     row = _new_row(context.bucket, payload, channel, key, source)
-    plan = failure = None
+    failure: Exception | None = None
+    plan = None
     try:
         # Reading and validating come before the transaction, which then holds SQLite's write
         # lock only for the writes.
         plan = plan_submission(context, payload)
     except Conflict as exc:
         failure = exc
-    try:
-        with transaction.atomic():
-            _release_keys(context.bucket, [key] if key else [])
-            insert_row(Submission, row)
-            if failure is None:
-                try:
-                    process_submission(row, actor=INTAKE, bucket=context.bucket, plan=plan)
-                except Exception as exc:  # noqa: BLE001 - stored as new, raised after commit
-                    failure = exc
-            if failure is not None:
-                _record_failure(row, failure)
-    except IntegrityError:
-        first = _replayed(bucket, key) if key else None
-        if first is None:
-            raise
-        return first  # a concurrent retry with the same key stored it first
-    if failure is not None:
-        raise failure
-    return row
+    attempts = ATTEMPTS if failure is None else 0
+    for _attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                _release_keys(context.bucket, [key] if key else [])
+                outcome = _outcome(row, context, plan, actor=INTAKE, batch_id=None, retry=False)
+                _store_new(row, outcome, actor=INTAKE, bucket=context.bucket)
+            return row
+        except KeyRace as exc:
+            failure = exc  # a concurrent submission claimed a key first: all again
+        except IntegrityError:
+            first = _replayed(bucket, key) if key else None
+            if first is None:
+                raise
+            return first  # a concurrent retry with the same key stored it first
+        except Exception as exc:  # noqa: BLE001 - stored as new below, then raised
+            failure = exc
+            break
+    # Processing failed: the payload is stored `new`, with the error.
+    row = _new_row(context.bucket, payload, channel, key, source)
+    row.errors = [_error_of(failure)]
+    with transaction.atomic():
+        _release_keys(context.bucket, [key] if key else [])
+        insert_row(Submission, row)
+    raise failure
 
 
 def submit_batch(
@@ -210,69 +225,95 @@ def process_submission(
         context = context_for(bucket)
     else:
         context = load_context(submission.bucket_id)
-    bucket = context.bucket
     seen_status, seen_attempts = submission.status, submission.attempts
     if seen_status == SubmissionStatus.PROCESSED:
         raise Conflict("This submission was processed already.", code="processed")
     plan = plan or plan_submission(context, submission.raw)
-    errors = plan.errors
-    now = timezone.now()
     with transaction.atomic():
-        lead = duplicate_of = None
-        matched: list[dict] = []
-        normalized: dict = {}
-        if errors:
-            status = SubmissionStatus.REJECTED
-        else:
-            source = submission.source if submission.source_id else context.source
-            try:
-                # This block rolls back as a whole on any error: ingest needs no savepoint.
-                result = ingest(
-                    context.project, plan.data, actor=actor, source=source, pool=context.pool,
-                    route=True, rules=context.rules, bucket=bucket, batch_id=batch_id,
-                    prepared=plan.prepared, reason=f"Submitted to bucket {bucket.name}",
-                    savepoint=False,
-                )
-            except ValidationFailed as exc:
-                status, errors = SubmissionStatus.REJECTED, [e.as_dict() for e in exc.errors]
-            else:
-                matched, normalized = result.matches, result.cleaned
-                if result.created:
-                    status, lead = SubmissionStatus.PROCESSED, result.lead
-                    if bucket.creates == BucketCreates.CLIENT:
-                        from leadflow.clients.services import convert_lead
-
-                        convert_lead(lead, actor=actor, reason=f"Bucket {bucket.name} creates "
-                                     "clients")
-                else:
-                    status, duplicate_of = SubmissionStatus.DUPLICATE, result.duplicate_of
-        outcome = {
-            "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
-            "matched": matched, "normalized": normalized_values(plan.data, normalized, bucket),
-            "attempts": seen_attempts + 1, "processed_at": now,
-        }
+        outcome = _outcome(submission, context, plan, actor=actor, batch_id=batch_id)
+        outcome["attempts"] = seen_attempts + 1
         changed = update_row(Submission, submission.pk, outcome,
                              where={"status": seen_status, "attempts": seen_attempts})
         if changed != 1:
             raise Conflict("This submission is being processed by someone else.", code="busy")
-        insert_rows(SubmissionAttempt, [SubmissionAttempt(
-            submission=submission, at=now, status=status, errors=errors,
-            lead_id_value=lead.pk if lead else None,
-            duplicate_of_id_value=duplicate_of.pk if duplicate_of else None, matched=matched,
-            actor_label=actor.user.email if actor.user else actor.channel,
+        for name, value in outcome.items():
+            setattr(submission, name, value)
+        _record_attempt(submission, actor=actor, bucket=context.bucket, batch_id=batch_id,
+                        again=seen_status != SubmissionStatus.DUPLICATE)
+    return submission
+
+
+def _outcome(submission: Submission, context: BucketContext, plan: Plan, *, actor: Actor,
+             batch_id: uuid.UUID | None, retry: bool = True) -> dict:
+    """Ingest a read payload into the bucket's project (inside the caller's transaction):
+    the submission's outcome fields. With `retry=False` a lost key race raises KeyRace."""
+    bucket = context.bucket
+    lead = duplicate_of = None
+    matched: list[dict] = []
+    normalized: dict = {}
+    errors = plan.errors
+    if errors:
+        status = SubmissionStatus.REJECTED
+    else:
+        source = submission.source if submission.source_id else context.source
+        try:
+            # The caller's transaction rolls back as a whole on any error: no savepoint.
+            result = ingest(
+                context.project, plan.data, actor=actor, source=source, pool=context.pool,
+                route=True, rules=context.rules, bucket=bucket, batch_id=batch_id,
+                prepared=plan.prepared, reason=f"Submitted to bucket {bucket.name}",
+                savepoint=False, retry=retry,
+            )
+        except ValidationFailed as exc:
+            status, errors = SubmissionStatus.REJECTED, [e.as_dict() for e in exc.errors]
+        else:
+            matched, normalized = result.matches, result.cleaned
+            if result.created:
+                status, lead = SubmissionStatus.PROCESSED, result.lead
+                if bucket.creates == BucketCreates.CLIENT:
+                    from leadflow.clients.services import convert_lead
+
+                    convert_lead(lead, actor=actor, reason=f"Bucket {bucket.name} creates "
+                                 "clients")
+            else:
+                status, duplicate_of = SubmissionStatus.DUPLICATE, result.duplicate_of
+    return {
+        "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
+        "matched": matched, "normalized": normalized_values(plan.data, normalized, bucket),
+        "attempts": 1, "processed_at": timezone.now(),
+    }
+
+
+def _store_new(row: Submission, outcome: dict, *, actor: Actor, bucket: Bucket) -> None:
+    """Insert a new submission with its outcome, its attempt and what it recorded."""
+    for name, value in outcome.items():
+        setattr(row, name, value)
+    insert_row(Submission, row)
+    _record_attempt(row, actor=actor, bucket=bucket, batch_id=None, again=True)
+
+
+def _record_attempt(submission: Submission, *, actor: Actor, bucket: Bucket,
+                    batch_id: uuid.UUID | None, again: bool) -> None:
+    """The attempt row of the submission's outcome and, for a duplicate (`again`: not one
+    already), LEAD_REGISTERED_AGAIN on the lead it duplicates."""
+    lead, duplicate_of = submission.lead, submission.duplicate_of
+    with batched_writes():
+        insert_tuples(SubmissionAttempt, ATTEMPT_COLUMNS, [(
+            submission.pk, connection.ops.adapt_datetimefield_value(submission.processed_at),
+            submission.status,
+            json.dumps(submission.errors), lead.pk if lead else None,
+            duplicate_of.pk if duplicate_of else None, json.dumps(submission.matched),
+            actor.user.email if actor.user else actor.channel,
         )])
-        if duplicate_of is not None and seen_status != SubmissionStatus.DUPLICATE:
+        if duplicate_of is not None and again:
             timeline.record_many([{
                 "kind": TimelineKind.LEAD_REGISTERED_AGAIN, "actor": actor, "lead": duplicate_of,
                 "after": {"bucket": bucket.name, "submission": submission.pk,
                           "matched": [{"rule": m["kind"], "value": m["value"]}
-                                      for m in matched]},
+                                      for m in submission.matched]},
                 "reason": f"Registered again through bucket {bucket.name}",
                 "batch_id": batch_id,
             }])
-    for name, value in outcome.items():
-        setattr(submission, name, value)
-    return submission
 
 
 def reprocess_submission(submission: Submission, *, actor: Actor) -> Submission:
