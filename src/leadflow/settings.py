@@ -169,10 +169,15 @@ if _db["ENGINE"] in ("django.db.backends.sqlite3", "leadflow.core.sqlite"):
         "timeout": 20,
         # Checkpoints run after commits, outside the writer lock (leadflow/core/sqlite/base.py).
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; "
+            "PRAGMA journal_size_limit=67108864;"
         ),
     }
     _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else _db["CONN_MAX_AGE"]
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Statements run through leadflow.core.db.prepared_cursor() are prepared on first use;
+    # nothing else is (Django's own cursors bind on the client and are never prepared).
+    _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 
 def _huey():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import uuid
@@ -9,7 +10,44 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+
+# --- prepared statements ---------------------------------------------------------------------
+
+
+def fetch(sql: str, params) -> list[tuple]:
+    """Run one statement of a fixed shape (built from model metadata, values as parameters)
+    and return its rows, through `prepared_cursor()`."""
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+@contextmanager
+def prepared_cursor():
+    """A cursor for statements of a fixed shape run again and again (the hot writes of intake
+    and the lookups beside them). On PostgreSQL: a cursor with server-side binding on the
+    connection's own psycopg connection, whose statements are prepared on first use and then
+    run without being parsed and planned again; Django's cursor binds every value into the
+    text on the client and has the server plan each statement anew, which costs about three
+    times as much on both sides. Errors are raised as Django's. Elsewhere Django's cursor."""
+    conn = connections[DEFAULT_DB_ALIAS]  # once: each access through the proxy costs a lookup
+    if conn.vendor != "postgresql":
+        with conn.cursor() as cursor:
+            yield cursor
+        return
+    conn.ensure_connection()
+    with conn.wrap_database_errors, _PreparingCursor(conn.connection) as cursor:
+        yield cursor
+
+
+class _PreparingCursor(psycopg.Cursor):
+    """psycopg's cursor with server-side binding, preparing every statement it runs (psycopg
+    keeps up to 100 per connection, the least used dropped first)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
 
 
 def update_rows(model, rows: list, fields: list[str]) -> None:
@@ -50,7 +88,7 @@ def update_sql(model, pk, values: dict, *, where: dict | None = None) -> tuple[s
 def update_row(model, pk, values: dict, *, where: dict | None = None) -> int:
     """Set `values` on the row `pk` when its fields equal `where` (see update_sql), now;
     returns how many rows changed (0 or 1)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(*update_sql(model, pk, values, where=where))
         return cursor.rowcount
 
@@ -93,23 +131,15 @@ def write(sql: str, params) -> None:
 def _run(items: list[tuple[str, list]]) -> None:
     if not items:
         return
-    with connection.cursor() as cursor:
-        if len(items) > 1 and _takes_many_statements(cursor):
-            cursor.execute("; ".join(sql for sql, _ in items),
-                           [value for _, params in items for value in params])
-        else:
+    if connection.vendor == "postgresql" and len(items) > 1:
+        # One round trip: the prepared statements go out together in a pipeline.
+        with prepared_cursor() as cursor, cursor.connection.pipeline():
             for sql, params in items:
                 cursor.execute(sql, params)
-
-
-def _takes_many_statements(cursor) -> bool:
-    """PostgreSQL with client-side binding (Django's default): several statements in one
-    execute. Server-side binding (OPTIONS server_side_binding) sends each on its own."""
-    if connection.vendor != "postgresql":
-        return False
-    import psycopg
-
-    return isinstance(cursor.cursor, psycopg.ClientCursor)
+        return
+    with prepared_cursor() as cursor:
+        for sql, params in items:
+            cursor.execute(sql, params)
 
 
 def _attvalue(field, value):
@@ -123,6 +153,7 @@ def _attvalue(field, value):
 MAX_PARAMS = 30_000
 
 
+@functools.cache
 def _columns(model) -> list:
     """The fields an INSERT writes: every concrete field but the primary key. Column names come
     from the model, never from input."""
@@ -130,6 +161,11 @@ def _columns(model) -> list:
 
 
 def _insert_sql(model, fields: list, rows: int, returning: bool) -> str:
+    return _insert_sql_of(model, tuple(fields), rows, returning)
+
+
+@functools.lru_cache(maxsize=512)
+def _insert_sql_of(model, fields: tuple, rows: int, returning: bool) -> str:
     quote = connection.ops.quote_name
     meta = model._meta
     one = f"({', '.join(['%s'] * len(fields))})"
@@ -155,6 +191,11 @@ def _plain_type(field):
     return next((t for cls, t in PLAIN_TYPES if isinstance(field, cls)), None)
 
 
+@functools.lru_cache(maxsize=256)
+def _plan(fields: tuple) -> list:
+    return [(f.attname, _plain_type(f), f) for f in fields]
+
+
 class _Preparer:
     """Database values of model objects for one statement: plain values as they are, shared
     times and ids prepared once, the rest by each field. Prepares against the connection
@@ -162,7 +203,7 @@ class _Preparer:
 
     def __init__(self, fields: list):
         self.conn = connections[DEFAULT_DB_ALIAS]
-        self.plan = [(f.attname, _plain_type(f), f) for f in fields]
+        self.plan = _plan(tuple(fields))
         self.shared: dict = {}
 
     def values(self, obj) -> list:
@@ -198,9 +239,7 @@ def insert_row(model, obj) -> None:
     Model defaults apply as usual (they are set when the object is built); `save()` overrides
     and signals do not run."""
     fields = _columns(model)
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, fields, 1, True), _values(fields, obj))
-        _saved([obj], [cursor.fetchone()[0]])
+    _saved([obj], [fetch(_insert_sql(model, fields, 1, True), _values(fields, obj))[0][0]])
 
 
 def insert_rows(model, objs: list, *, returning: bool = False) -> None:
@@ -259,19 +298,6 @@ def insert_tuples(model, attnames: list[str], rows: list[tuple]) -> None:
         chunk = rows[start:start + per_statement]
         write(_insert_sql(model, fields, len(chunk), False),
               [value for row in chunk for value in row])
-
-
-def set_autocheckpoint(pages: int) -> int | None:
-    """SQLite: set this connection's automatic checkpoint (WAL pages after which a commit
-    copies the log into the database file and syncs it; 0: never) and return the previous
-    setting. Elsewhere None, nothing done."""
-    if connection.vendor != "sqlite":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        previous = int(cursor.fetchone()[0])
-        cursor.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
-    return previous
 
 
 def checkpoint() -> None:

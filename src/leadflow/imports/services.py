@@ -38,7 +38,7 @@ from django.utils import timezone
 from leadflow.accounts import access as project_access
 from leadflow.accounts.models import Grant
 from leadflow.core.actor import Actor
-from leadflow.core.db import checkpoint, insert_rows, set_autocheckpoint, update_rows
+from leadflow.core.db import checkpoint, insert_rows, update_rows
 from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from leadflow.crm.access import can
 from leadflow.crm.contact import LeadInput
@@ -409,7 +409,7 @@ class _Run:
         self.pending: deque = deque()
         self.pool = None
         self.batches = 0
-        self.checkpoint_pages = None if imp.dry_run else set_autocheckpoint(0)
+        self.checkpoints = not imp.dry_run
         if path.stat().st_size > PARALLEL_BYTES:
             context = multiprocessing.get_context("spawn")
             self.pool = context.Pool(WORKERS, initializer=workers.setup)
@@ -445,7 +445,7 @@ class _Run:
     def written(self) -> None:
         """A batch was written: every CHECKPOINT_BATCHES, checkpoint after its commit."""
         self.batches += 1
-        if self.checkpoint_pages is not None and self.batches % CHECKPOINT_BATCHES == 0:
+        if self.checkpoints and self.batches % CHECKPOINT_BATCHES == 0:
             checkpoint()
 
     def close(self) -> None:
@@ -453,9 +453,8 @@ class _Run:
             self.pool.terminate()
             self.pool.join()
             self.pool = None
-        if self.checkpoint_pages is not None:
-            set_autocheckpoint(self.checkpoint_pages)
-            self.checkpoint_pages = None
+        if self.checkpoints:
+            self.checkpoints = False
             checkpoint()
         self.reader.__exit__(None, None, None)
 

@@ -14,6 +14,12 @@ connection of its own. SQLite's automatic checkpoint would run inside the commit
 its threshold, while that writer still holds the lock, every other writer waits and its client
 waits on top; a PASSIVE checkpoint runs beside readers and writers alike.
 
+A PASSIVE checkpoint beside busy writers never catches up with the last of them, and the log
+starts over only once every frame is copied, so the log would grow without end. When it holds
+RESTART_PAGES frames, the checkpointer takes the writer lock and runs a RESTART checkpoint:
+only the frames written since its last run are left to copy, and the next writer starts the
+log over (truncated to `journal_size_limit`, settings).
+
 An in-memory database has a single connection and needs no lock."""
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from django.db.backends.sqlite3 import base
 # Commits of this process between two checkpoints: at 20–40 log pages per intake commit, a few
 # hundred pages, as often as SQLite's own default of 1,000 pages with two or three processes.
 CHECKPOINT_EVERY = 16
+# Log frames (pages) from which the checkpointer has the log start over: 32 MB.
+RESTART_PAGES = 8192
 _commits = itertools.count(1)
 
 
@@ -43,11 +51,18 @@ class _Checkpointer:
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=20, isolation_level=None)
+        lock = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         while True:
             self.wake.wait()
             self.wake.clear()
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                _busy, pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if pages >= RESTART_PAGES:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    finally:
+                        fcntl.flock(lock, fcntl.LOCK_UN)
             except sqlite3.Error:
                 pass  # another connection is checkpointing: its run covers these pages
 

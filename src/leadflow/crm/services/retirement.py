@@ -23,7 +23,7 @@ from django.utils import timezone
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
-from leadflow.core.db import checkpoint, set_autocheckpoint
+from leadflow.core.db import checkpoint
 from leadflow.core.errors import Conflict
 from leadflow.crm.access import check_lead_action
 from leadflow.crm.models import Lead
@@ -176,10 +176,8 @@ SWEEP_CACHE_KIB = 262144
 def _sqlite_cache():
     """On SQLite, while the sweep runs: a page cache big enough for a chunk's dirty pages (with
     the default 2 MB, SQLite spills them to the WAL mid-transaction and writes them again at
-    commit), and no automatic checkpoint after each chunk's commit (which would copy the
-    chunk's pages into the database file and sync it, chunk after chunk, though the next chunk
-    changes many of the same index pages again): one checkpoint at the end instead. Restored
-    afterwards."""
+    commit), restored afterwards, and one checkpoint at the end (connections never checkpoint
+    by themselves: see leadflow/core/sqlite/base.py)."""
     if connection.vendor != "sqlite":
         yield
         return
@@ -187,13 +185,11 @@ def _sqlite_cache():
         cursor.execute("PRAGMA cache_size")
         previous = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA cache_size = -{SWEEP_CACHE_KIB}")
-    checkpoint_pages = set_autocheckpoint(0)
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {previous}")
-        set_autocheckpoint(checkpoint_pages)
         checkpoint()
 
 

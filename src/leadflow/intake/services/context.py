@@ -18,7 +18,7 @@ from django.db import connection
 
 from leadflow.accounts.models import hash_token
 from leadflow.core.cache import CONFIG_TTL, config_generation
-from leadflow.core.db import naive_utc
+from leadflow.core.db import fetch, naive_utc
 from leadflow.intake.keys import scope_for
 from leadflow.intake.models import Bucket
 from leadflow.projects.fields import definitions_of
@@ -92,10 +92,8 @@ def _stamp(bucket: Bucket):
 
 def _row(bucket_id: int) -> tuple[str, bool, object] | None:
     table = connection.ops.quote_name(Bucket._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT key_hash, active, updated_at FROM {table} WHERE id = %s",
-                       [bucket_id])
-        row = cursor.fetchone()
+    rows = fetch(f"SELECT key_hash, active, updated_at FROM {table} WHERE id = %s", [bucket_id])
+    row = rows[0] if rows else None
     return None if row is None else (row[0], bool(row[1]), naive_utc(row[2]))
 
 

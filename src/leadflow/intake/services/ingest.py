@@ -13,7 +13,7 @@ from django.utils import timezone
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
-from leadflow.core.db import batched_writes, insert_row, insert_tuples
+from leadflow.core.db import batched_writes, fetch, insert_row, insert_tuples
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.crm.contact import LeadInput, clean_contact, require_reachable
 from leadflow.crm.models import Lead, LeadWord
@@ -233,9 +233,7 @@ def _find_matches(scope: str, keys: list[tuple[str, str]]) -> tuple[list[dict], 
         f"WHERE k.scope = %s AND k.canonical AND k.kind IN ({', '.join(['%s'] * len(kinds))}) "
         f"AND k.value IN ({', '.join(['%s'] * len(values))})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [scope, *kinds, *values])
-        rows = cursor.fetchall()
+    rows = fetch(sql, [scope, *kinds, *values])
     found = {(kind, value): lead_id for kind, value, lead_id, _project, _name in rows}
     holders = {row[2]: Lead.from_db(connection.alias, HOLDER_FIELDS, row[2:]) for row in rows}
     matches = [
