@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Intake benchmark over HTTP: POST /api/v1/intake/{bucket} against 1,000,000 existing leads.
 
-    python bench/intake_http.py --database sqlite [--workers 2] [--threads 4] [--port 8765]
+    python bench/intake_http.py --database sqlite [--workers N] [--threads 1] [--port 8765]
         [--duration 60] [--rate 300]
     python bench/intake_http.py --database postgres \
         --url postgres://postgres@127.0.0.1:5432/bench_intake [--template bench_leads]
@@ -13,7 +13,9 @@ file of var/bench/sqlite/, or `CREATE DATABASE … TEMPLATE --template`), otherw
 migrated to the current schema and every loaded lead is marked as checked for possible
 duplicates, so the sweep does not re-check a million leads.
 
-Then `leadflow serve --no-worker --workers N --threads T` runs on 127.0.0.1:--port as a
+Then `leadflow serve --no-worker --workers N --threads T` (by default `leadflow serve`'s own
+numbers: one thread per worker, and 1 worker per core on SQLite, 2 on PostgreSQL, at least 2)
+runs on 127.0.0.1:--port as a
 subprocess with the same environment, and three modes are measured, each into a bucket of its
 own made by `create_bucket`, with the CPU time the server's processes (and on PostgreSQL the
 bench database's backends) used per submission:
@@ -78,8 +80,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--agents", type=int, default=20)
     p.add_argument("--seed", type=int, default=20261126)
     p.add_argument("--reload", action="store_true", help="drop and load the database again")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    p.add_argument("--workers", type=int,
+                   help="gunicorn workers (default: leadflow serve's for the database)")
+    p.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--duration", type=int, default=60, help="closed-loop seconds")
     p.add_argument("--connections", type=int, default=8, help="closed-loop connections")
@@ -90,7 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--modes", default="closed,open,batch")
     p.add_argument("--json", type=Path)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.workers is None:
+        from leadflow.cli import default_workers
+
+        args.workers = default_workers("sqlite" if args.database == "sqlite" else "postgresql")
+    return args
 
 
 # --- database -----------------------------------------------------------------------------------

@@ -257,3 +257,16 @@ def test_rebuild_keys_without_collisions(capsys):
     code, out, _err = run(capsys, "rebuild-keys")
 
     assert (code, out) == (0, "Rebuilt 1 keys for 1 leads; 0 collisions.\n")
+
+
+def test_serve_runs_one_thread_per_worker_and_fewer_workers_on_sqlite(monkeypatch):
+    from leadflow import cli
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 4)
+    args = cli.build_parser().parse_args(["serve"])
+
+    assert args.threads == 1
+    assert cli.default_workers("sqlite") == 4
+    assert cli.default_workers("postgresql") == 8
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 1)
+    assert cli.default_workers("sqlite") == 2
