@@ -160,12 +160,24 @@ def _columns(model) -> list:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
+# Statements and value plans are kept per list of fields, known by the fields' ids: fields live
+# as long as their models, so an id never comes back for another field, and hashing the ids
+# costs a fraction of hashing the fields themselves.
+_statements: dict[tuple, str] = {}
+_plans: dict[tuple, list] = {}
+
+
 def _insert_sql(model, fields: list, rows: int, returning: bool) -> str:
-    return _insert_sql_of(model, tuple(fields), rows, returning)
+    key = (model, rows, returning, *map(id, fields))
+    sql = _statements.get(key)
+    if sql is None:
+        if len(_statements) > 1000:
+            _statements.clear()
+        sql = _statements[key] = _insert_sql_of(model, fields, rows, returning)
+    return sql
 
 
-@functools.lru_cache(maxsize=512)
-def _insert_sql_of(model, fields: tuple, rows: int, returning: bool) -> str:
+def _insert_sql_of(model, fields: list, rows: int, returning: bool) -> str:
     quote = connection.ops.quote_name
     meta = model._meta
     one = f"({', '.join(['%s'] * len(fields))})"
@@ -191,9 +203,12 @@ def _plain_type(field):
     return next((t for cls, t in PLAIN_TYPES if isinstance(field, cls)), None)
 
 
-@functools.lru_cache(maxsize=256)
-def _plan(fields: tuple) -> list:
-    return [(f.attname, _plain_type(f), f) for f in fields]
+def _plan(fields: list) -> list:
+    key = tuple(map(id, fields))
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _plans[key] = [(f.attname, _plain_type(f), f) for f in fields]
+    return plan
 
 
 class _Preparer:
@@ -203,7 +218,7 @@ class _Preparer:
 
     def __init__(self, fields: list):
         self.conn = connections[DEFAULT_DB_ALIAS]
-        self.plan = _plan(tuple(fields))
+        self.plan = _plan(fields)
         self.shared: dict = {}
 
     def values(self, obj) -> list:

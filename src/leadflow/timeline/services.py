@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from itertools import islice
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection, transaction
@@ -19,7 +20,7 @@ from leadflow.timeline.models import TimelineEvent, TimelineKind
 PERSONAL_FIELDS = ("name", "email", "phones", "company", "custom", "phone")
 
 
-def _event(
+def _values(
     kind: TimelineKind,
     *,
     actor: Actor,
@@ -31,43 +32,44 @@ def _event(
     batch_id: uuid.UUID | None = None,
     occurred_at=None,
     label: str | None = None,
-) -> TimelineEvent:
+) -> dict[str, Any]:
+    """An event's field values by attribute name."""
     subject = lead if lead is not None else client
     user = actor.user
-    return TimelineEvent(
-        occurred_at=occurred_at or timezone.now(),
-        kind=kind,
-        actor=user,
-        actor_label=user.email if user is not None else "system",
-        channel=actor.channel,
-        project_id=getattr(subject, "project_id", None),
-        lead_id=lead.pk if lead is not None else None,
-        client_id=client.pk if client is not None else None,
-        subject_label=(getattr(subject, "name", "") if label is None else label)[:200],
-        before=before or None,
-        after=after or None,
-        reason=reason or "",
-        batch_id=batch_id,
-    )
+    return {
+        "occurred_at": occurred_at or timezone.now(),
+        "kind": kind,
+        "actor_id": user.pk if user is not None else None,
+        "actor_label": user.email if user is not None else "system",
+        "channel": actor.channel,
+        "project_id": getattr(subject, "project_id", None),
+        "lead_id": lead.pk if lead is not None else None,
+        "client_id": client.pk if client is not None else None,
+        "subject_label": (getattr(subject, "name", "") if label is None else label)[:200],
+        "before": before or None,
+        "after": after or None,
+        "reason": reason or "",
+        "batch_id": batch_id,
+        "scrubbed": False,
+    }
 
 
 def record(kind: TimelineKind, **kwargs) -> TimelineEvent:
     """Write one event. Must run inside the transaction of the change it describes."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("timeline.record() must be called inside the service's transaction")
-    event = _event(kind, **kwargs)
+    event = TimelineEvent(**_values(kind, **kwargs))
     event.save()
     return event
 
 
-def record_many(events: Iterable[dict[str, Any]]) -> list[TimelineEvent]:
-    """Write many events at once (each dict holds record()'s arguments, with `kind`). The
-    returned events are not given their ids."""
+def record_many(events: Iterable[dict[str, Any]]) -> None:
+    """Write many events at once (each dict holds record()'s arguments, with `kind`), without
+    a model instance each (their field values are all an INSERT reads)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("timeline.record_many() must be called inside a transaction")
-    rows = [_event(e.pop("kind"), **e) for e in (dict(e) for e in events)]
+    rows = [SimpleNamespace(**_values(e.pop("kind"), **e)) for e in (dict(e) for e in events)]
     insert_rows(TimelineEvent, rows)
-    return rows
 
 
 INSERT_ROWS = 500
