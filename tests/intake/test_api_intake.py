@@ -9,6 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from leadflow.accounts.models import hash_token
+from leadflow.core.db import insert_rows
 from leadflow.crm.models import Lead
 from leadflow.intake.models import Bucket, Submission, SubmissionAttempt
 from leadflow.intake.services import submissions
@@ -428,7 +429,8 @@ def test_a_batch_of_exactly_1000_is_taken(client, monkeypatch):
     project = make_project()
     bucket, key = make_bucket(project)
     # Only the limit is under test: storing is enough, processing would be slow.
-    monkeypatch.setattr(submissions, "process_batch", lambda bucket, rows, **kwargs: True)
+    monkeypatch.setattr(submissions, "process_batch",
+                        lambda bucket, rows, **kw: insert_rows(Submission, rows, returning=True))
 
     response = post_intake(client, bucket, key, [{"name": "A"}] * 1000, path="/batch")
 

@@ -71,3 +71,31 @@ def test_concurrent_retries_with_one_idempotency_key_store_one_submission():
     assert submission.status == "processed"
     assert Lead.objects.count() == 1
     assert SubmissionAttempt.objects.count() == 1
+
+
+def test_a_batch_whose_key_is_claimed_meanwhile_is_processed_one_by_one(monkeypatch):
+    from django.db import IntegrityError
+
+    from leadflow.intake.services import bulk
+    from leadflow.intake.services.submissions import submit_batch
+
+    project = make_project()
+    bucket, _key = make_bucket(project)
+    real = bulk.ingest_batch
+
+    def raced(*args, **kwargs):
+        monkeypatch.setattr(bulk, "ingest_batch", real)  # the race happens once
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(bulk, "ingest_batch", raced)
+    items = [{"name": "Ann", "email": "ann@example.com"}, {"name": "Bo", "email": "bo@x.io"},
+             {"name": "Ann again", "email": "ANN@example.com"}, {"name": "No contact"}]
+
+    rows = submit_batch(bucket, items)
+
+    assert [r.status for r in rows] == ["processed", "processed", "duplicate", "rejected"]
+    assert rows[2].duplicate_of_id == rows[0].lead_id
+    assert sorted(Submission.objects.values_list("status", flat=True)) == [
+        "duplicate", "processed", "processed", "rejected"]
+    assert Lead.objects.count() == 2
+    assert SubmissionAttempt.objects.count() == 4

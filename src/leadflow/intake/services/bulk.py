@@ -4,14 +4,15 @@ outcomes, events and rules as processing each submission alone (`process_submiss
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.db import insert_rows, insert_tuples, update_rows
+from leadflow.core.db import insert_rows, insert_tuples
 from leadflow.core.errors import ValidationFailed
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import Lead, LeadWord
@@ -45,6 +46,9 @@ from leadflow.routing.services.router import Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
+ATTEMPT_COLUMNS = ["submission_id", "at", "status", "errors", "lead_id_value",
+                   "duplicate_of_id_value", "matched", "actor_label"]
+
 
 def plan_batch(context, rows: list[Submission]) -> list:
     """Read and validate every payload of a batch, before any transaction: per row (row,
@@ -69,33 +73,31 @@ def plan_batch(context, rows: list[Submission]) -> list:
 
 
 def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
-                  batch_id: uuid.UUID, plans: list | None = None) -> bool:
-    """Process freshly stored `rows` in input order, in one transaction (a savepoint of the
-    caller's). `plans` are the rows' `plan_batch`, when read already. Returns False, having
-    changed nothing, when a concurrent writer claimed a key meanwhile: the caller then
-    processes the rows one by one."""
+                  batch_id: uuid.UUID, plans: list | None = None) -> None:
+    """Process new `rows` (not stored yet) in input order, then store them with their outcomes,
+    their attempts and what they recorded, inside the caller's transaction. `plans` are the
+    rows' `plan_batch`, when read already. Raises KeyRace when a concurrent writer claimed a
+    key meanwhile: the caller's transaction must roll back (and may process the rows one by
+    one)."""
     context = context_for(bucket)
     if plans is None:
         plans = plan_batch(context, rows)
-    try:
-        with transaction.atomic():
-            _write(plans, bucket=context.bucket, project=context.project, scope=context.scope,
-                   pool=context.pool, stage=context.stage, rules=context.rules, actor=actor,
-                   reason=f"Submitted to bucket {bucket.name}", batch_id=batch_id,
-                   now=timezone.now())
-            if bucket.creates == BucketCreates.CLIENT:
-                from leadflow.clients.services import convert_lead
+    now = timezone.now()
+    _write(plans, bucket=context.bucket, project=context.project, scope=context.scope,
+           pool=context.pool, stage=context.stage, rules=context.rules, actor=actor,
+           reason=f"Submitted to bucket {bucket.name}", batch_id=batch_id, now=now)
+    if bucket.creates == BucketCreates.CLIENT:
+        from leadflow.clients.services import convert_lead
 
-                for row in rows:
-                    if row.lead is not None:
-                        convert_lead(row.lead, actor=actor,
-                                     reason=f"Bucket {bucket.name} creates clients")
-    except KeyRace:
-        return False
-    return True
+        for row in rows:
+            if row.lead is not None:
+                convert_lead(row.lead, actor=actor, reason=f"Bucket {bucket.name} creates clients")
+    insert_rows(Submission, rows, returning=True)
+    _record(rows, bucket=context.bucket, actor=actor, batch_id=batch_id, now=now)
 
 
 def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, batch_id, now):
+    """Ingest the valid rows of a batch and set every row's outcome."""
     items = [BatchItem(data, cleaned, keys) for _row, data, cleaned, errors, keys in plans
              if not errors]
     try:
@@ -103,9 +105,8 @@ def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, 
                      bucket=bucket, route=True, rules=rules, actor=actor, reason=reason,
                      batch_id=batch_id, now=now)
     except IntegrityError:
-        raise KeyRace
+        raise KeyRace from None
     by_plan = iter(items)
-    rows, events = [], []
     for row, data, cleaned, errors, _keys in plans:
         item = None if errors else next(by_plan)
         if item is None:
@@ -116,18 +117,16 @@ def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, 
             status, lead, duplicate_of = S.DUPLICATE, None, item.duplicate_of
             matched = [{"kind": m["kind"], "value": m["value"], "lead": m["lead"].pk}
                        for m in item.matched]
-        outcome = {
-            "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
-            "matched": matched, "normalized": normalized_values(data, cleaned, bucket),
-            "attempts": row.attempts + 1, "processed_at": now,
-        }
-        for key, value in outcome.items():
-            setattr(row, key, value)
-        rows.append(row)
-    update_rows(Submission, rows, ["status", "errors", "lead", "duplicate_of", "matched",
-                                   "normalized", "attempts", "processed_at"])
+        row.status, row.errors, row.lead, row.duplicate_of = status, errors, lead, duplicate_of
+        row.matched, row.normalized = matched, normalized_values(data, cleaned, bucket)
+        row.attempts, row.processed_at = 1, now
+
+
+def _record(rows: list[Submission], *, bucket, actor, batch_id, now) -> None:
+    """The stored rows' attempts, and LEAD_REGISTERED_AGAIN on each lead a row duplicates."""
     label = actor.user.email if actor.user else actor.channel
-    attempts = []
+    at = connection.ops.adapt_datetimefield_value(now)
+    events, attempts = [], []
     for row in rows:
         duplicate_of = row.duplicate_of
         if duplicate_of is not None:
@@ -139,13 +138,12 @@ def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, 
                 "reason": f"Registered again through bucket {bucket.name}",
                 "batch_id": batch_id, "occurred_at": now,
             })
-        attempts.append(SubmissionAttempt(
-            submission=row, at=now, status=row.status, errors=row.errors,
-            lead_id_value=row.lead_id, duplicate_of_id_value=row.duplicate_of_id,
-            matched=row.matched, actor_label=label,
+        attempts.append((
+            row.pk, at, row.status, json.dumps(row.errors), row.lead_id, row.duplicate_of_id,
+            json.dumps(row.matched), label,
         ))
     timeline.record_many(events)
-    insert_rows(SubmissionAttempt, attempts)
+    insert_tuples(SubmissionAttempt, ATTEMPT_COLUMNS, attempts)
 
 
 @dataclass

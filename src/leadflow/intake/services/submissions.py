@@ -27,7 +27,7 @@ from leadflow.intake.models import (
     SubmissionStatus,
 )
 from leadflow.intake.payload import normalized_values, read_payload
-from leadflow.intake.services.bulk import plan_batch, process_batch
+from leadflow.intake.services.bulk import ATTEMPT_COLUMNS, plan_batch, process_batch
 from leadflow.intake.services.context import BucketContext, context_for, load_context
 from leadflow.intake.services.ingest import ATTEMPTS, KeyRace, Prepared, ingest, prepare
 from leadflow.timeline import services as timeline
@@ -37,8 +37,6 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 STALE_AFTER = timedelta(minutes=2)
 MAX_BATCH = 1000
 INTAKE = Actor(None, "intake")
-ATTEMPT_COLUMNS = ["submission_id", "at", "status", "errors", "lead_id_value",
-                   "duplicate_of_id_value", "matched", "actor_label"]
 
 
 def _check_active(bucket: Bucket) -> None:
@@ -79,14 +77,6 @@ def _error_of(exc: Exception) -> dict:
         return {"field": "submission", "code": exc.code, "message": str(exc)}
     return {"field": "submission", "code": "processing_failed",
             "message": f"Processing failed ({type(exc).__name__}); it is retried."}
-
-
-def _record_failure(row: Submission, exc: Exception) -> None:
-    """A stored submission whose processing failed stays `new` (the sweep takes it again),
-    with the error."""
-    error = _error_of(exc)
-    Submission.objects.filter(pk=row.pk).update(errors=[error])
-    row.errors = [error]
 
 
 @dataclass
@@ -181,32 +171,41 @@ def submit_batch(
             bucket=bucket, idempotency_key__in=keys)}
         return [found[k] for k in keys if k in found]
     context = context_for(bucket)
-    rows = [_new_row(context.bucket, p, channel, keys[i] if keys else None)
-            for i, p in enumerate(payloads)]
-    batch_id, plans, failure, done = uuid.uuid4(), None, None, False
+
+    def new_rows() -> list[Submission]:
+        return [_new_row(context.bucket, p, channel, keys[i] if keys else None)
+                for i, p in enumerate(payloads)]
+
+    rows, batch_id = new_rows(), uuid.uuid4()
     try:
         plans = plan_batch(context, rows)
-    except Conflict as exc:
+        with transaction.atomic():
+            _release_keys(context.bucket, keys)
+            process_batch(context.bucket, rows, actor=INTAKE, batch_id=batch_id, plans=plans)
+        return rows
+    except KeyRace:
+        failure = None  # a concurrent submission claimed a key meanwhile: one at a time below
+    except IntegrityError:
+        if key and _replayed(bucket, keys[0]) is not None:
+            found = {s.idempotency_key: s for s in Submission.objects.filter(
+                bucket=bucket, idempotency_key__in=keys)}
+            return [found[k] for k in keys if k in found]  # a concurrent retry stored it first
+        raise
+    except Exception as exc:  # noqa: BLE001 - stored as new below, then raised
         failure = exc
+    # Processing failed, or must go one at a time: the payloads are stored `new` first (with the
+    # error when there is one), in a transaction of their own.
+    rows = new_rows()
+    if failure is not None:
+        for row in rows:
+            row.errors = [_error_of(failure)]
     with transaction.atomic():
         _release_keys(context.bucket, keys)
         insert_rows(Submission, rows, returning=True)
-        if failure is None:
-            try:
-                done = process_batch(context.bucket, rows, actor=INTAKE, batch_id=batch_id,
-                                     plans=plans)
-            except Exception as exc:  # noqa: BLE001 - stored as new, raised after commit
-                failure = exc
-        if failure is not None:
-            for row in rows:
-                _record_failure(row, failure)
     if failure is not None:
         raise failure
-    if done:
-        return rows
-    # A concurrent submission claimed a key meanwhile: process one at a time, in order.
-    return [process_submission(Submission.objects.get(pk=row.pk), actor=INTAKE,
-                               batch_id=batch_id, bucket=context.bucket) for row in rows]
+    return [process_submission(row, actor=INTAKE, batch_id=batch_id, bucket=context.bucket)
+            for row in rows]
 
 
 def process_submission(
