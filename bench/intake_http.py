@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +92,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--open-connections", type=int, default=32)
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--batch-clients", type=int, default=1,
+                   help="clients sending batches at the same time")
     p.add_argument("--modes", default="closed,open,batch")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
@@ -604,22 +607,39 @@ def run_batches(args, bucket, key: str, payloads: Payloads) -> dict:
 
     bodies = [json.dumps([payloads.next() for _ in range(args.batch_size)]).encode()
               for _ in range(args.batches)]
-    times, outcomes = [], {}
+    times, outcomes, failures = [], {}, []
     path = f"/api/v1/intake/{bucket.pk}/batch"
+    lock = threading.Lock()
+
+    def client(mine: list[bytes]) -> None:
+        for body in mine:
+            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
+            t0 = time.perf_counter()
+            conn.request("POST", path, body,
+                         {"Content-Type": "application/json", "X-Api-Key": key})
+            response = conn.getresponse()
+            data = response.read()
+            elapsed = (time.perf_counter() - t0) * 1000
+            conn.close()
+            if response.status != 201:
+                failures.append(f"batch: {response.status} {data[:300]!r}")
+                return
+            with lock:
+                times.append(elapsed)
+                for item in json.loads(data)["items"]:
+                    outcomes[item["status"]] = outcomes.get(item["status"], 0) + 1
+
+    # Each client sends its share of the batches one after the other.
+    clients = [threading.Thread(target=client, args=(bodies[i::args.batch_clients],))
+               for i in range(args.batch_clients)]
     started = time.perf_counter()
-    for body in bodies:
-        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
-        t0 = time.perf_counter()
-        conn.request("POST", path, body, {"Content-Type": "application/json", "X-Api-Key": key})
-        response = conn.getresponse()
-        data = response.read()
-        times.append((time.perf_counter() - t0) * 1000)
-        conn.close()
-        if response.status != 201:
-            sys.exit(f"batch: {response.status} {data[:300]!r}")
-        for item in json.loads(data)["items"]:
-            outcomes[item["status"]] = outcomes.get(item["status"], 0) + 1
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
     seconds = time.perf_counter() - started
+    if failures:
+        sys.exit(failures[0])
     n = args.batches * args.batch_size
     return {"sent": n, "seconds": seconds, "throughput": n / seconds, "outcomes": outcomes,
             **summarize(times), "batch_ms": [round(t) for t in times]}
@@ -716,7 +736,7 @@ def main(argv=None) -> int:
 def print_table(args, results: dict) -> None:
     labels = {"closed": f"single, closed loop ({args.connections} conn, {args.duration} s)",
               "open": f"single, open loop {args.rate:.0f}/s ({args.open_duration} s)",
-              "batch": f"batch of {args.batch_size} ×{args.batches}"}
+              "batch": f"batch of {args.batch_size} ×{args.batches}, {args.batch_clients} cl."}
     log(f"\n{args.database}, {args.workers} gunicorn workers × {args.threads} threads: "
         "POST /api/v1/intake (CPU: ms per submission, server processes / database backends)")
     header = (f"{'mode':44} {'subm/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  "
