@@ -16,9 +16,11 @@ waits on top; a PASSIVE checkpoint runs beside readers and writers alike.
 
 A PASSIVE checkpoint beside busy writers never catches up with the last of them, and the log
 starts over only once every frame is copied, so the log would grow without end. When it holds
-RESTART_PAGES frames, the checkpointer takes the writer lock and runs a RESTART checkpoint:
-only the frames written since its last run are left to copy, and the next writer starts the
-log over (truncated to `journal_size_limit`, settings).
+RESTART_PAGES frames, the checkpointer takes the writer lock and runs one more PASSIVE
+checkpoint: only the frames written since its last run are left to copy (a few milliseconds of
+holding the lock), every frame is then in the database file, and the next writer starts the
+log over (truncated to `journal_size_limit`, settings). A RESTART checkpoint would also wait for
+readers, polling, while every writer waits behind the lock.
 
 An in-memory database has a single connection and needs no lock."""
 
@@ -50,21 +52,32 @@ class _Checkpointer:
         threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True).start()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=20, isolation_level=None)
         lock = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         while True:
             self.wake.wait()
             self.wake.clear()
+            checkpoint(self.path, lock)
+
+
+def checkpoint(path: str, lock: int) -> None:
+    """One run of a checkpointer: a PASSIVE checkpoint and, once the log holds RESTART_PAGES
+    frames, one more under the writer lock (`lock`: a descriptor of the lock file), after which
+    the next writer starts the log over. A connection per run: one held open between runs would
+    stop anything in this process that needs the database to itself (changing its journal
+    mode)."""
+    conn = sqlite3.connect(path, timeout=20, isolation_level=None)
+    try:
+        _busy, pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if pages >= RESTART_PAGES:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                _busy, pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if pages >= RESTART_PAGES:
-                    fcntl.flock(lock, fcntl.LOCK_EX)
-                    try:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    finally:
-                        fcntl.flock(lock, fcntl.LOCK_UN)
-            except sqlite3.Error:
-                pass  # another connection is checkpointing: its run covers these pages
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    except sqlite3.Error:
+        pass  # another connection is checkpointing: its run covers these pages
+    finally:
+        conn.close()
 
 
 _checkpointers: dict[str, _Checkpointer] = {}
