@@ -219,6 +219,7 @@ class RowResult:
     source: str = ""
     stage: str = ""
     warnings: tuple = ()
+    words: list | None = None  # the lead's search words
 
 
 def row_input(cells: list[str], targets) -> tuple[LeadInput, str, str, list[str]]:
@@ -286,6 +287,7 @@ def _context(plan: RowPlan):
 def normalize_row(cells: list[str], plan: RowPlan) -> RowResult:
     """Validate and normalize one row as ingest does (`validate_input`, `derive_keys`)."""
     from leadflow.intake.keys import derive_keys
+    from leadflow.intake.services.bulk import lead_words
     from leadflow.intake.services.ingest import validate_input
 
     project, settings = _context(plan)
@@ -299,7 +301,8 @@ def normalize_row(cells: list[str], plan: RowPlan) -> RowResult:
     keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings,
                        cleaned["custom"], plan.fields)
     return RowResult(cleaned=cleaned, custom=cleaned.get("custom", data.custom), keys=keys,
-                     source=source, stage=stage, warnings=tuple(warnings))
+                     source=source, stage=stage, warnings=tuple(warnings),
+                     words=lead_words(cleaned))
 
 
 def normalize_rows(rows: list[tuple[int, list[str]]], plan: RowPlan) -> list[RowResult | None]:

@@ -551,7 +551,8 @@ def _apply(ctx: _Context, batch) -> tuple[Counter, list]:
             continue
         items.append(BatchItem(LeadInput(custom=result.custom or {}), result.cleaned,
                                result.keys, source=ctx.source_for(result.source, warnings),
-                               stage=ctx.stage_for(result.stage, warnings)))
+                               stage=ctx.stage_for(result.stage, warnings),
+                               words=result.words))
         rows.append((number, cells))
     now = timezone.now()
     reason = f"Imported from {imp.filename}"

@@ -46,13 +46,19 @@ from leadflow.routing.services.router import Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
+
+def lead_words(cleaned: dict) -> list[str]:
+    """The search words of a lead made of `cleaned` values, in order."""
+    return sorted(words_of(cleaned["name"], cleaned.get("company", "")))
+
+
 ATTEMPT_COLUMNS = ["submission_id", "at", "status", "errors", "lead_id_value",
                    "duplicate_of_id_value", "matched", "actor_label"]
 
 
 def plan_batch(context, rows: list[Submission]) -> list:
     """Read and validate every payload of a batch, before any transaction: per row (row,
-    input, cleaned values, errors, keys)."""
+    input, cleaned values, errors, keys, search words)."""
     project, settings = context.project, context.settings
     if context.stage is None:
         first_open_stage(project)  # Conflict: the project has no open stage
@@ -68,7 +74,7 @@ def plan_batch(context, rows: list[Submission]) -> list:
             else:
                 keys = derive_keys(cleaned.get("email", ""), cleaned.get("phones", []), settings,
                                    cleaned["custom"], context.fields)
-        plans.append((row, data, cleaned, errors, keys))
+        plans.append((row, data, cleaned, errors, keys, None if errors else lead_words(cleaned)))
     return plans
 
 
@@ -98,8 +104,8 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
 
 def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, batch_id, now):
     """Ingest the valid rows of a batch and set every row's outcome."""
-    items = [BatchItem(data, cleaned, keys) for _row, data, cleaned, errors, keys in plans
-             if not errors]
+    items = [BatchItem(data, cleaned, keys, words=words)
+             for _row, data, cleaned, errors, keys, words in plans if not errors]
     try:
         ingest_batch(project, items, scope=scope, pool=pool, stage=stage, source=bucket.source,
                      bucket=bucket, route=True, rules=rules, actor=actor, reason=reason,
@@ -107,7 +113,7 @@ def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, 
     except IntegrityError:
         raise KeyRace from None
     by_plan = iter(items)
-    for row, data, cleaned, errors, _keys in plans:
+    for row, data, cleaned, errors, _keys, _words in plans:
         item = None if errors else next(by_plan)
         if item is None:
             status, lead, duplicate_of, matched = S.REJECTED, None, None, []
@@ -149,7 +155,9 @@ def _record(rows: list[Submission], *, bucket, actor, batch_id, now) -> None:
 @dataclass
 class BatchItem:
     """One validated person of a batch (`data`, its `cleaned` values and duplicate `keys`), with
-    an optional source, stage, list and custom values of its own. `ingest_batch` fills in the
+    an optional source, stage, list and custom values of its own, and its search words when the
+    caller computed them already (outside the transaction, or in a worker process).
+    `ingest_batch` fills in the
     outcome: `lead` (created, or created beside a duplicate with keep-both), `duplicate_of`
     (the lead it duplicates: an existing one, or one created earlier in the batch) and
     `matched` (`{"kind", "value", "lead"}` per matching key, in key order)."""
@@ -158,6 +166,7 @@ class BatchItem:
     cleaned: dict
     keys: list[tuple[str, str]]
     source: Source | None = None
+    words: list[str] | None = None  # the lead's search words, when computed already
     stage: Stage | None = None
     lead: Lead | None = None
     created: bool = False
@@ -235,7 +244,9 @@ def ingest_batch(project, items: list[BatchItem], *, scope: str, pool, stage, so
     elif owner is not None:
         loads.shift(project.pk, {owner.pk: len(new)})
     insert_tuples(LeadWord, ["lead_id", "word"],
-                  [(lead.pk, w) for lead in new for w in sorted(words_of(lead.name, lead.company))])
+                  [(item.lead.pk, w) for item in items if item.created
+                   for w in (item.words if item.words is not None
+                             else lead_words(item.cleaned))])
     created_events = []
     for item in items:
         if not item.created:

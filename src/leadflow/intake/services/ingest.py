@@ -273,9 +273,11 @@ def notify_routed(routed: list[tuple[Lead, Decision]]) -> None:
 
 
 def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now) -> Lead:
-    """An unsaved lead of validated values (shared by single and bulk creation)."""
-    return Lead(
-        project=project,
+    """An unsaved lead of validated values (shared by single and bulk creation). Related rows
+    are given by id, their objects put in the lead's cache: the same lead as assigning them,
+    at a fraction of the cost (each assignment runs a descriptor's checks)."""
+    lead = Lead(
+        project_id=project.pk,
         name=cleaned["name"],
         email=cleaned.get("email", ""),
         email_key=cleaned.get("email", "").casefold(),
@@ -285,20 +287,23 @@ def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now)
         country=cleaned.get("country", ""),
         language=cleaned.get("language", ""),
         custom=dict(cleaned.get("custom") or {}),
-        source=source,
-        bucket=bucket,
+        source_id=source.pk,
+        bucket_id=bucket.pk if bucket is not None else None,
         bucket_label=bucket.label if bucket is not None else "",
         affiliate_id=data.affiliate_id or (bucket.affiliate_id if bucket is not None else ""),
         utm=data.utm,
-        pool=pool,
-        owner=owner,
-        original_owner=owner,
+        pool_id=pool.pk,
+        owner_id=owner.pk if owner is not None else None,
+        original_owner_id=owner.pk if owner is not None else None,
         assigned_at=now if owner else None,
-        stage=stage,
+        stage_id=stage.pk,
         status=stage.status,
         created_at=now,
         updated_at=now,
     )
+    lead._state.fields_cache.update(project=project, source=source, bucket=bucket, pool=pool,
+                                    owner=owner, original_owner=owner, stage=stage)
+    return lead
 
 
 def created_after(lead: Lead, *, source, pool, stage, owner, bucket) -> dict:
