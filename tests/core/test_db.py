@@ -2,9 +2,10 @@
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from leadflow.core.db import batched_writes, insert_tuples
-from leadflow.crm.models import LeadWord
+from leadflow.crm.models import Lead, LeadWord
 from leadflow.intake.models import DuplicateKey
 from tests.factories import make_lead, make_project
 
@@ -64,3 +65,18 @@ def test_insert_rows_with_ids_gives_each_row_its_id_in_order_json_included():
               for e in TimelineEvent.objects.filter(pk__in=ids)}
     assert [stored[pk] for pk in ids] == [
         (n, {"n": n, "tags": ["a", "b"]}, None if n % 2 else {}) for n in range(len(ids))]
+
+
+def test_build_makes_the_instance_the_constructor_makes():
+    from leadflow.core.db import build
+
+    project = make_project()
+    given = {"project_id": project.pk, "name": "Ann", "phones": ["+12125550100"],
+             "created_at": timezone.now(), "updated_at": timezone.now()}
+    built, made = build(Lead, **given), Lead(**given)
+
+    assert {f.attname: getattr(built, f.attname) for f in Lead._meta.concrete_fields} == {
+        f.attname: getattr(made, f.attname) for f in Lead._meta.concrete_fields}
+    assert built.custom is not build(Lead, project_id=project.pk).custom  # fresh defaults
+    with pytest.raises(TypeError):
+        build(Lead, project=project)

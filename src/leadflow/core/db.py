@@ -207,14 +207,16 @@ def _plan(fields: list) -> list:
     key = tuple(map(id, fields))
     plan = _plans.get(key)
     if plan is None:
-        plan = _plans[key] = [(f.attname, _plain_type(f), f) for f in fields]
+        plan = _plans[key] = [(f.attname, _plain_type(f), f, isinstance(f, models.JSONField))
+                              for f in fields]
     return plan
 
 
 class _Preparer:
-    """Database values of model objects for one statement: plain values as they are, shared
-    times and ids prepared once, the rest by each field. Prepares against the connection
-    itself, not through the per-thread proxy, which costs a lookup on every access."""
+    """Database values of model objects for one statement: None and plain values as they are,
+    JSON encoded, shared times and ids prepared once, the rest by each field. Prepares against
+    the connection itself, not through the per-thread proxy, which costs a lookup on every
+    access."""
 
     def __init__(self, fields: list):
         self.conn = connections[DEFAULT_DB_ALIAS]
@@ -223,10 +225,12 @@ class _Preparer:
 
     def values(self, obj) -> list:
         values = []
-        for attname, plain, field in self.plan:
+        for attname, plain, field, json_field in self.plan:
             value = getattr(obj, attname)
-            if value is None and plain is not None or type(value) is plain:
+            if value is None or type(value) is plain:  # None is NULL, JSON fields' too
                 values.append(value)
+            elif json_field:  # what the field's preparation comes to, without its calls
+                values.append(self.conn.ops.adapt_json_value(value, field.encoder))
             elif type(value) in SHARED_TYPES:
                 key = (attname, value)
                 if key not in self.shared:
@@ -235,6 +239,23 @@ class _Preparer:
             else:
                 values.append(field.get_db_prep_save(value, self.conn))
         return values
+
+
+_attnames: dict = {}
+
+
+def build(model, **values):
+    """A new, unsaved `model` with `values` (by attribute name: a related row by its id) and
+    every other field at its default: what `model(**values)` makes, through the positional path
+    of Django's constructor, which skips matching every field to the keywords."""
+    fields = model._meta.concrete_fields
+    names = _attnames.get(model)
+    if names is None:
+        names = _attnames[model] = frozenset(f.attname for f in fields)
+    if not names.issuperset(values):
+        raise TypeError(f"{model.__name__} has no field {sorted(set(values) - names)}")
+    return model(*[values[f.attname] if f.attname in values else f.get_default()
+                   for f in fields])
 
 
 def _values(fields: list, obj) -> list:

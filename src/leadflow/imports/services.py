@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadflow.accounts import access as project_access
@@ -409,7 +409,7 @@ class _Run:
         self.pending: deque = deque()
         self.pool = None
         self.batches = 0
-        self.checkpoints = not imp.dry_run
+        self.checkpoints = not imp.dry_run and connection.vendor == "sqlite"
         if path.stat().st_size > PARALLEL_BYTES:
             context = multiprocessing.get_context("spawn")
             self.pool = context.Pool(WORKERS, initializer=workers.setup)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
-from leadflow.core.db import batched_writes, fetch, insert_row, insert_tuples
+from leadflow.core.db import batched_writes, build, fetch, insert_row, insert_tuples
 from leadflow.core.errors import Conflict, ErrorCollector
 from leadflow.crm.contact import LeadInput, clean_contact, require_reachable
 from leadflow.crm.models import Lead, LeadWord
@@ -276,7 +276,8 @@ def new_lead(project, cleaned, data, *, source, pool, owner, stage, bucket, now)
     """An unsaved lead of validated values (shared by single and bulk creation). Related rows
     are given by id, their objects put in the lead's cache: the same lead as assigning them,
     at a fraction of the cost (each assignment runs a descriptor's checks)."""
-    lead = Lead(
+    lead = build(
+        Lead,
         project_id=project.pk,
         name=cleaned["name"],
         email=cleaned.get("email", ""),
