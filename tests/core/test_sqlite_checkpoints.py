@@ -12,6 +12,15 @@ def log_pages(conn) -> int:
     return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
 
 
+def new_database(tmp_path) -> tuple[str, sqlite3.Connection]:
+    """A WAL database with one table and a writer connection that never checkpoints."""
+    path = str(tmp_path / "db.sqlite3")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.executescript("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; "
+                         "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT);")
+    return path, writer
+
+
 def commit_rows(conn, count: int) -> None:
     for _ in range(count):
         conn.execute("BEGIN IMMEDIATE")
@@ -21,10 +30,7 @@ def commit_rows(conn, count: int) -> None:
 
 def test_the_log_starts_over_once_the_checkpointer_has_copied_it_under_the_writer_lock(
         tmp_path, monkeypatch):
-    path = str(tmp_path / "db.sqlite3")
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.executescript("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; "
-                         "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT);")
+    path, writer = new_database(tmp_path)
     lock = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
     monkeypatch.setattr(base, "RESTART_PAGES", 100)
 
@@ -42,10 +48,7 @@ def test_below_the_threshold_the_checkpointer_copies_without_waiting_for_the_wri
     import fcntl
     import threading
 
-    path = str(tmp_path / "db.sqlite3")
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.executescript("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; "
-                         "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT);")
+    path, writer = new_database(tmp_path)
     monkeypatch.setattr(base, "RESTART_PAGES", 10_000)
     commit_rows(writer, 20)
     before = os.path.getsize(path)
