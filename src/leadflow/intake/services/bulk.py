@@ -123,9 +123,13 @@ def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, 
             status, lead, duplicate_of = S.DUPLICATE, None, item.duplicate_of
             matched = [{"kind": m["kind"], "value": m["value"], "lead": m["lead"].pk}
                        for m in item.matched]
-        row.status, row.errors, row.lead, row.duplicate_of = status, errors, lead, duplicate_of
-        row.matched, row.normalized = matched, normalized_values(data, cleaned, bucket)
-        row.attempts, row.processed_at = 1, now
+        outcome = {
+            "status": status, "errors": errors, "lead": lead, "duplicate_of": duplicate_of,
+            "matched": matched, "normalized": normalized_values(data, cleaned, bucket),
+            "attempts": 1, "processed_at": now,
+        }
+        for name, value in outcome.items():
+            setattr(row, name, value)
 
 
 def _record(rows: list[Submission], *, bucket, actor, batch_id, now) -> None:
