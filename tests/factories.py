@@ -281,3 +281,19 @@ def custom_keys_of(lead_or_project) -> list[tuple]:
     else:
         qs = qs.filter(lead=lead_or_project)
     return sorted(qs.values_list("kind", "value", "lead_id", "canonical"))
+
+
+def query_plan(sql: str, params) -> str:
+    """The plan either engine picks for a query, as one string. On PostgreSQL, in a transaction
+    of its own, sequential scans, sorts and bitmap scans are off: a test table is tiny, and the
+    planner would pick them for that reason alone."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        else:
+            for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
+                cursor.execute(f"SET LOCAL {setting} = off")
+            cursor.execute("EXPLAIN " + sql, params)
+        return " ".join(str(row) for row in cursor.fetchall())

@@ -2,26 +2,16 @@
 them names a value, so the planner must still walk those indexes."""
 
 import pytest
-from django.db import connection, transaction
 
 from leadflow.crm.models import Lead
 from leadflow.timeline.models import TimelineEvent
-from tests.factories import make_bucket, make_lead, make_project, make_user
+from tests.factories import make_bucket, make_lead, make_project, make_user, query_plan
 
 pytestmark = pytest.mark.django_db
 
 
 def plan_of(queryset) -> str:
-    sql, params = queryset.query.sql_with_params()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        else:
-            # A test table is tiny: forbid the plans it would pick for that reason alone.
-            for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
-                cursor.execute(f"SET LOCAL {setting} = off")
-            cursor.execute("EXPLAIN " + sql, params)
-        return " ".join(str(row) for row in cursor.fetchall())
+    return query_plan(*queryset.query.sql_with_params())
 
 
 @pytest.mark.parametrize("query, index", [

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 
 from leadflow.accounts.models import Notification
 from leadflow.crm import services as crm_services
@@ -30,6 +29,7 @@ from tests.factories import (
     make_lead,
     make_project,
     make_user,
+    query_plan,
     stage_named,
 )
 from tests.test_concurrency import run_at_once
@@ -212,15 +212,7 @@ def test_the_due_walk_uses_the_retirement_index():
     w = world()
     owned_at(w.project, w.agent)
     sql, params = retirement.due_sql(LATER - timedelta(days=30), LATER, (T0, 1))
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        else:
-            # A test table is tiny: forbid the plans it would pick for that reason alone.
-            for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
-                cursor.execute(f"SET LOCAL {setting} = off")
-            cursor.execute("EXPLAIN " + sql, params)
-        plan = " ".join(str(row) for row in cursor.fetchall())
+    plan = query_plan(sql, params)
     assert "lead_retirement_quiet" in plan
 
 

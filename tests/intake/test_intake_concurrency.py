@@ -1,11 +1,15 @@
 """Races settled by the database: one person submitted to a bucket by many callers at once, in
 different spellings, is one lead; every submission is accounted for."""
 
+import importlib
+
 import pytest
+from django.db import IntegrityError
 from django.test import Client
 
 from leadflow.crm.models import Lead
 from leadflow.intake.models import DuplicateKey, Submission, SubmissionAttempt
+from leadflow.intake.services.submissions import submit, submit_batch
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 from tests.factories import make_bucket, make_project, post_intake
 from tests.test_concurrency import run_at_once
@@ -73,21 +77,22 @@ def test_concurrent_retries_with_one_idempotency_key_store_one_submission():
     assert SubmissionAttempt.objects.count() == 1
 
 
-def test_a_batch_whose_key_is_claimed_meanwhile_is_processed_one_by_one(monkeypatch):
-    from django.db import IntegrityError
-
-    from leadflow.intake.services import bulk
-    from leadflow.intake.services.submissions import submit_batch
-
-    project = make_project()
-    bucket, _key = make_bucket(project)
-    real = bulk.ingest_batch
+def race_once(monkeypatch, module: str, name: str) -> None:
+    """The next call of `module.name` loses a race for a key (a concurrent writer claimed it
+    first, as a unique index reports it); later calls run as usual."""
+    target = importlib.import_module(module)  # the module, not a function of the same name
+    real = getattr(target, name)
 
     def raced(*args, **kwargs):
-        monkeypatch.setattr(bulk, "ingest_batch", real)  # the race happens once
+        monkeypatch.setattr(target, name, real)
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(bulk, "ingest_batch", raced)
+    monkeypatch.setattr(target, name, raced)
+
+
+def test_a_batch_whose_key_is_claimed_meanwhile_is_processed_one_by_one(monkeypatch):
+    bucket, _key = make_bucket(make_project())
+    race_once(monkeypatch, "leadflow.intake.services.bulk", "ingest_batch")
     items = [{"name": "Ann", "email": "ann@example.com"}, {"name": "Bo", "email": "bo@x.io"},
              {"name": "Ann again", "email": "ANN@example.com"}, {"name": "No contact"}]
 
@@ -99,3 +104,16 @@ def test_a_batch_whose_key_is_claimed_meanwhile_is_processed_one_by_one(monkeypa
         "duplicate", "processed", "processed", "rejected"]
     assert Lead.objects.count() == 2
     assert SubmissionAttempt.objects.count() == 4
+
+
+def test_a_single_submission_whose_key_is_claimed_meanwhile_runs_again_and_is_stored_once(
+        monkeypatch):
+    bucket, _key = make_bucket(make_project())
+    race_once(monkeypatch, "leadflow.intake.services.ingest", "_create")
+
+    row = submit(bucket, {"name": "Ann", "email": "ann@example.com"})
+
+    assert row.status == "processed"
+    assert Lead.objects.get().pk == row.lead_id
+    assert list(Submission.objects.values_list("status", "attempts")) == [("processed", 1)]
+    assert SubmissionAttempt.objects.count() == 1

@@ -287,8 +287,7 @@ def _context(plan: RowPlan):
 def normalize_row(cells: list[str], plan: RowPlan) -> RowResult:
     """Validate and normalize one row as ingest does (`validate_input`, `derive_keys`)."""
     from leadflow.intake.keys import derive_keys
-    from leadflow.intake.services.bulk import lead_words
-    from leadflow.intake.services.ingest import validate_input
+    from leadflow.intake.services.ingest import lead_words, validate_input
 
     project, settings = _context(plan)
     data, source, stage, warnings = row_input(cells, plan.targets)

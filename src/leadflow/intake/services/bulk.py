@@ -16,7 +16,6 @@ from leadflow.core.db import insert_rows, insert_tuples
 from leadflow.core.errors import ValidationFailed
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.models import Lead, LeadWord
-from leadflow.crm.search import words_of
 from leadflow.intake.keys import derive_keys
 from leadflow.intake.models import (
     Bucket,
@@ -34,6 +33,7 @@ from leadflow.intake.services.ingest import (
     facts_of,
     find_canonical,
     first_open_stage,
+    lead_words,
     new_lead,
     notify_routed,
     routed_owner,
@@ -45,12 +45,6 @@ from leadflow.routing.services import loads
 from leadflow.routing.services.router import Router
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
-
-
-def lead_words(cleaned: dict) -> list[str]:
-    """The search words of a lead made of `cleaned` values, in order."""
-    return sorted(words_of(cleaned["name"], cleaned.get("company", "")))
-
 
 ATTEMPT_COLUMNS = ["submission_id", "at", "status", "errors", "lead_id_value",
                    "duplicate_of_id_value", "matched", "actor_label"]
@@ -99,7 +93,7 @@ def process_batch(bucket: Bucket, rows: list[Submission], *, actor: Actor,
             if row.lead is not None:
                 convert_lead(row.lead, actor=actor, reason=f"Bucket {bucket.name} creates clients")
     insert_rows(Submission, rows, returning=True)
-    _record(rows, bucket=context.bucket, actor=actor, batch_id=batch_id, now=now)
+    record_outcomes(rows, bucket=context.bucket, actor=actor, batch_id=batch_id)
 
 
 def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, batch_id, now):
@@ -132,25 +126,27 @@ def _write(plans, *, bucket, project, scope, pool, stage, rules, actor, reason, 
             setattr(row, name, value)
 
 
-def _record(rows: list[Submission], *, bucket, actor, batch_id, now) -> None:
-    """The stored rows' attempts, and LEAD_REGISTERED_AGAIN on each lead a row duplicates."""
+def record_outcomes(rows: list[Submission], *, bucket, actor, batch_id, again: bool = True
+                    ) -> None:
+    """The attempt of each stored row's outcome and, for a duplicate (with `again`: not one
+    already before this attempt), LEAD_REGISTERED_AGAIN on the lead it duplicates."""
     label = actor.user.email if actor.user else actor.channel
-    at = connection.ops.adapt_datetimefield_value(now)
+    adapt = connection.ops.adapt_datetimefield_value
     events, attempts = [], []
     for row in rows:
         duplicate_of = row.duplicate_of
-        if duplicate_of is not None:
+        if duplicate_of is not None and again:
             events.append({
                 "kind": TimelineKind.LEAD_REGISTERED_AGAIN, "actor": actor, "lead": duplicate_of,
                 "after": {"bucket": bucket.name, "submission": row.pk,
                           "matched": [{"rule": m["kind"], "value": m["value"]}
                                       for m in row.matched]},
                 "reason": f"Registered again through bucket {bucket.name}",
-                "batch_id": batch_id, "occurred_at": now,
+                "batch_id": batch_id, "occurred_at": row.processed_at,
             })
         attempts.append((
-            row.pk, at, row.status, json.dumps(row.errors), row.lead_id, row.duplicate_of_id,
-            json.dumps(row.matched), label,
+            row.pk, adapt(row.processed_at), row.status, json.dumps(row.errors), row.lead_id,
+            row.duplicate_of_id, json.dumps(row.matched), label,
         ))
     timeline.record_many(events)
     insert_tuples(SubmissionAttempt, ATTEMPT_COLUMNS, attempts)

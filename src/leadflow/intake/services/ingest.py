@@ -37,6 +37,9 @@ from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
 OnDuplicate = Literal["reject", "merge", "keep_both"]
+MERGEABLE = ("name", "email", "company", "timezone", "country", "language")
+ATTEMPTS = 3
+KEY_COLUMNS = ["scope", "kind", "value", "lead_id", "canonical"]
 
 
 class KeyRace(Conflict):
@@ -46,9 +49,11 @@ class KeyRace(Conflict):
     def __init__(self):
         super().__init__("The contact keys are being changed concurrently; try again.",
                          code="busy")
-MERGEABLE = ("name", "email", "company", "timezone", "country", "language")
-ATTEMPTS = 3
-KEY_COLUMNS = ["scope", "kind", "value", "lead_id", "canonical"]
+
+
+def lead_words(cleaned: dict) -> list[str]:
+    """The search words of a lead made of `cleaned` values, in order."""
+    return sorted(words_of(cleaned["name"], cleaned.get("company", "")))
 
 
 @dataclass
@@ -366,8 +371,7 @@ def _create(
         insert_tuples(DuplicateKey, KEY_COLUMNS, [
             (scope, k, v, lead.pk, client is None and (k, v) not in taken) for k, v in keys
         ])
-        insert_tuples(LeadWord, ["lead_id", "word"],
-                      [(lead.pk, w) for w in sorted(words_of(lead.name, lead.company))])
+        insert_tuples(LeadWord, ["lead_id", "word"], [(lead.pk, w) for w in lead_words(cleaned)])
         timeline.record_many(events)
     transaction.on_commit(lambda: queue_duplicate_checks([lead.pk]))
     return lead

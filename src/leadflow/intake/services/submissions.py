@@ -5,33 +5,29 @@ submissions left `new`."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from leadflow.accounts import access
 from leadflow.core.actor import Actor
-from leadflow.core.db import batched_writes, insert_row, insert_rows, insert_tuples, update_row
+from leadflow.core.db import batched_writes, insert_row, insert_rows, update_row
 from leadflow.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from leadflow.crm.contact import LeadInput
 from leadflow.intake.models import (
     Bucket,
     BucketCreates,
     Submission,
-    SubmissionAttempt,
     SubmissionStatus,
 )
 from leadflow.intake.payload import normalized_values, read_payload
-from leadflow.intake.services.bulk import ATTEMPT_COLUMNS, plan_batch, process_batch
+from leadflow.intake.services.bulk import plan_batch, process_batch, record_outcomes
 from leadflow.intake.services.context import BucketContext, context_for, load_context
 from leadflow.intake.services.ingest import ATTEMPTS, KeyRace, Prepared, ingest, prepare
-from leadflow.timeline import services as timeline
-from leadflow.timeline.models import TimelineKind
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 STALE_AFTER = timedelta(minutes=2)
@@ -237,8 +233,9 @@ def process_submission(
             raise Conflict("This submission is being processed by someone else.", code="busy")
         for name, value in outcome.items():
             setattr(submission, name, value)
-        _record_attempt(submission, actor=actor, bucket=context.bucket, batch_id=batch_id,
-                        again=seen_status != SubmissionStatus.DUPLICATE)
+        with batched_writes():
+            record_outcomes([submission], bucket=context.bucket, actor=actor, batch_id=batch_id,
+                            again=seen_status != SubmissionStatus.DUPLICATE)
     return submission
 
 
@@ -288,31 +285,8 @@ def _store_new(row: Submission, outcome: dict, *, actor: Actor, bucket: Bucket) 
     for name, value in outcome.items():
         setattr(row, name, value)
     insert_row(Submission, row)
-    _record_attempt(row, actor=actor, bucket=bucket, batch_id=None, again=True)
-
-
-def _record_attempt(submission: Submission, *, actor: Actor, bucket: Bucket,
-                    batch_id: uuid.UUID | None, again: bool) -> None:
-    """The attempt row of the submission's outcome and, for a duplicate (`again`: not one
-    already), LEAD_REGISTERED_AGAIN on the lead it duplicates."""
-    lead, duplicate_of = submission.lead, submission.duplicate_of
     with batched_writes():
-        insert_tuples(SubmissionAttempt, ATTEMPT_COLUMNS, [(
-            submission.pk, connection.ops.adapt_datetimefield_value(submission.processed_at),
-            submission.status,
-            json.dumps(submission.errors), lead.pk if lead else None,
-            duplicate_of.pk if duplicate_of else None, json.dumps(submission.matched),
-            actor.user.email if actor.user else actor.channel,
-        )])
-        if duplicate_of is not None and again:
-            timeline.record_many([{
-                "kind": TimelineKind.LEAD_REGISTERED_AGAIN, "actor": actor, "lead": duplicate_of,
-                "after": {"bucket": bucket.name, "submission": submission.pk,
-                          "matched": [{"rule": m["kind"], "value": m["value"]}
-                                      for m in submission.matched]},
-                "reason": f"Registered again through bucket {bucket.name}",
-                "batch_id": batch_id,
-            }])
+        record_outcomes([row], bucket=bucket, actor=actor, batch_id=None)
 
 
 def reprocess_submission(submission: Submission, *, actor: Actor) -> Submission:
