@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import intake_http  # noqa: E402
 import leads_api  # noqa: E402
 import retirement  # noqa: E402
 from leads_api import log  # noqa: E402
@@ -116,12 +117,20 @@ def generate(path: Path, rows: int, seed: int) -> dict:
 
 
 class MemorySampler(threading.Thread):
-    """Resident sizes (MB) of this process and its children, sampled every 0.2 s."""
+    """Resident sizes (MB) of this process and its children, sampled every 0.2 s; on
+    PostgreSQL also the CPU seconds of the database's backends (`database_seconds`)."""
 
-    def __init__(self):
+    def __init__(self, args):
         super().__init__(daemon=True)
+        self.args = args
         self.peak_total = self.peak_children = 0.0
         self.stop = threading.Event()
+        self.backends = dict.fromkeys(intake_http.database_pids(args), 0.0)
+        self.started = intake_http.cpu_times(self.backends)
+
+    @property
+    def database_seconds(self) -> float:
+        return sum(seconds - self.started.get(pid, 0.0) for pid, seconds in self.backends.items())
 
     @staticmethod
     def _rss(pid: int) -> float:
@@ -145,6 +154,7 @@ class MemorySampler(threading.Thread):
             children = sum(self._rss(pid) for pid in self._children())
             self.peak_children = max(self.peak_children, children)
             self.peak_total = max(self.peak_total, children + self._rss(os.getpid()))
+            self.backends.update(intake_http.cpu_times(intake_http.database_pids(self.args)))
 
 
 def vm_hwm() -> float:
@@ -176,12 +186,16 @@ def main(argv=None) -> int:
     log(f"{leads_before:,} leads; importing {args.rows:,} rows ({kinds}) with policy "
         f"{args.policy} …")
     connection.close()
-    sampler = MemorySampler()
+    sampler = MemorySampler(args)
     sampler.start()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), os.times()
     code = cli(["import", str(path), "--project", leads_api.PROJECT_SLUG, "--policy",
                 args.policy])
     seconds = time.perf_counter() - started
+    cpu = os.times()
+    cpu_main = cpu.user + cpu.system - cpu_started.user - cpu_started.system
+    cpu_workers = (cpu.children_user + cpu.children_system - cpu_started.children_user
+                   - cpu_started.children_system)
     sampler.stop.set()
     sampler.join()
     import resource
@@ -203,6 +217,8 @@ def main(argv=None) -> int:
     result = {
         "database": args.database, "existing leads": info.get("leads", args.leads),
         "rows": args.rows, "policy": args.policy, "seconds": round(seconds, 1),
+        "cpu_seconds": {"main": round(cpu_main, 1), "workers": round(cpu_workers, 1),
+                        "database": round(sampler.database_seconds, 1)},
         "rows_per_second": round(args.rows / seconds), "counts": counts,
         "peak_rss_mb": {"main (VmHWM)": round(vm_hwm()), "workers (each, max)":
                         round(worker_peak), "workers together (sampled)":
@@ -214,7 +230,9 @@ def main(argv=None) -> int:
     print(json.dumps(result, indent=2))
     met = seconds <= TARGET_SECONDS and sampler.peak_total <= TARGET_MB
     log(f"{args.database}: {args.rows:,} rows in {seconds:.1f} s ({args.rows / seconds:,.0f} "
-        f"rows/s), peak {sampler.peak_total:.0f} MB together; targets "
+        f"rows/s; CPU {cpu_main:.1f} s writer, {cpu_workers:.1f} s workers, "
+        f"{sampler.database_seconds:.1f} s database), peak "
+        f"{sampler.peak_total:.0f} MB together; targets "
         f"{'met' if met else 'missed'} (≤ {TARGET_SECONDS:.0f} s, ≤ {TARGET_MB:.0f} MB)")
     return 0 if all(checks.values()) else 1
 

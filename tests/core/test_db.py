@@ -78,5 +78,49 @@ def test_build_makes_the_instance_the_constructor_makes():
     assert {f.attname: getattr(built, f.attname) for f in Lead._meta.concrete_fields} == {
         f.attname: getattr(made, f.attname) for f in Lead._meta.concrete_fields}
     assert built.custom is not build(Lead, project_id=project.pk).custom  # fresh defaults
+    assert built._state.adding and built._state.db is None
     with pytest.raises(TypeError):
         build(Lead, project=project)
+
+
+def test_build_sends_the_init_signals_to_their_listeners():
+    from django.db.models.signals import post_init
+
+    from leadflow.core.db import build
+
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance.name)
+
+    post_init.connect(listener, sender=Lead)
+    try:
+        build(Lead, project_id=make_project().pk, name="Ann")
+    finally:
+        post_init.disconnect(listener, sender=Lead)
+    assert seen == ["Ann"]
+
+
+def test_insert_rows_with_ids_never_gives_an_id_again():
+    """Ids come after the highest ever given, as the database's own would: a deleted last row's
+    id is not handed out again, and a later insert by the ORM carries on after them."""
+    from leadflow.core.db import insert_rows
+
+    lead = make_lead(make_project())
+
+    def keys(*values):
+        return [DuplicateKey(scope="s", kind="email", value=v, lead_id=lead.pk, canonical=False)
+                for v in values]
+
+    first = keys("a", "b", "c")
+    insert_rows(DuplicateKey, first, returning=True)
+    DuplicateKey.objects.filter(pk=first[-1].pk).delete()
+    second = keys("d", "e", "f")
+    insert_rows(DuplicateKey, second, returning=True)
+    later = DuplicateKey.objects.create(scope="s", kind="email", value="g", lead_id=lead.pk,
+                                        canonical=False)
+
+    assert [k.pk for k in second] == list(range(first[-1].pk + 1, first[-1].pk + 4))
+    assert later.pk == second[-1].pk + 1
+    assert dict(DuplicateKey.objects.filter(pk__in=[k.pk for k in second])
+                .values_list("pk", "value")) == {k.pk: k.value for k in second}

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.models import signals
+from django.db.models.base import ModelState
 
 # --- prepared statements ---------------------------------------------------------------------
 
@@ -125,21 +127,32 @@ def write(sql: str, params) -> None:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
     else:
-        items.append((sql, list(params)))
+        items.append((sql, list(params), False))
 
 
-def _run(items: list[tuple[str, list]]) -> None:
+def write_many(sql: str, rows: list) -> None:
+    """Run one write for each of `rows` (executemany), now or with the open
+    `batched_writes()`."""
+    items = getattr(_pending, "items", None)
+    if items is None:
+        with prepared_cursor() as cursor:
+            cursor.executemany(sql, rows)
+    else:
+        items.append((sql, rows, True))
+
+
+def _run(items: list[tuple[str, list, bool]]) -> None:
     if not items:
         return
     if connection.vendor == "postgresql" and len(items) > 1:
         # One round trip: the prepared statements go out together in a pipeline.
         with prepared_cursor() as cursor, cursor.connection.pipeline():
-            for sql, params in items:
-                cursor.execute(sql, params)
+            for sql, params, many in items:
+                (cursor.executemany if many else cursor.execute)(sql, params)
         return
     with prepared_cursor() as cursor:
-        for sql, params in items:
-            cursor.execute(sql, params)
+        for sql, params, many in items:
+            (cursor.executemany if many else cursor.execute)(sql, params)
 
 
 def _attvalue(field, value):
@@ -241,21 +254,31 @@ class _Preparer:
         return values
 
 
-_attnames: dict = {}
+_builds: dict = {}
 
 
 def build(model, **values):
     """A new, unsaved `model` with `values` (by attribute name: a related row by its id) and
-    every other field at its default: what `model(**values)` makes, through the positional path
-    of Django's constructor, which skips matching every field to the keywords."""
-    fields = model._meta.concrete_fields
-    names = _attnames.get(model)
-    if names is None:
-        names = _attnames[model] = frozenset(f.attname for f in fields)
+    every other field at its default: what `model(**values)` makes. Without listeners to the
+    model's init signals, the fields are set straight into the object (the constructor matches
+    every field to the keywords, runs descriptors and sends two signals: about five times the
+    cost); otherwise through the constructor's positional path."""
+    plan = _builds.get(model)
+    if plan is None:
+        fields = model._meta.concrete_fields
+        plan = _builds[model] = (frozenset(f.attname for f in fields),
+                                 [(f.attname, f.get_default) for f in fields])
+    names, defaults = plan
     if not names.issuperset(values):
         raise TypeError(f"{model.__name__} has no field {sorted(set(values) - names)}")
-    return model(*[values[f.attname] if f.attname in values else f.get_default()
-                   for f in fields])
+    row = [(attname, values[attname] if attname in values else default())
+           for attname, default in defaults]
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return model(*[value for _attname, value in row])
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    obj.__dict__.update(row)
+    return obj
 
 
 def _values(fields: list, obj) -> list:
@@ -280,16 +303,23 @@ def insert_row(model, obj) -> None:
 
 def insert_rows(model, objs: list, *, returning: bool = False) -> None:
     """Insert many new rows. With `returning`, each object gets its id, in input order, as
-    `bulk_create` assigns them, from multi-row INSERTs (as many rows per statement as the
-    parameter limit allows). Without, SQLite takes multi-row INSERTs as well, while
-    PostgreSQL runs one prepared INSERT per row in a pipeline (executemany): psycopg composes
-    a statement of thousands of parameters in Python, which costs more than the round trips
-    it saves; inside `batched_writes()` the rows go with the batch as multi-row INSERTs."""
+    `bulk_create` assigns them. SQLite runs one prepared single-row INSERT for every row
+    (executemany): a multi-row INSERT of thousands of parameters costs more to compile than
+    to run, and each size is a statement of its own; inside a transaction the ids come from
+    the table first (the transaction holds the write lock), outside one from multi-row
+    INSERT … RETURNING. PostgreSQL runs one prepared INSERT per row in a pipeline
+    (executemany) — psycopg composes a statement of thousands of parameters in Python, which
+    costs more than the round trips it saves — or, for ids, COPY with ids from the sequence;
+    inside `batched_writes()` the rows go with the batch."""
     if not objs:
         return
     fields = _columns(model)
     prepare = _Preparer(fields).values
-    if not returning and getattr(_pending, "items", None) is not None:
+    sqlite = connection.vendor == "sqlite"
+    if not returning and (sqlite or getattr(_pending, "items", None) is not None):
+        if sqlite:
+            write_many(_insert_sql(model, fields, 1, False), [prepare(obj) for obj in objs])
+            return
         per_statement = max(1, MAX_PARAMS // len(fields))
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
@@ -298,6 +328,9 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
         return
     if returning and connection.vendor == "postgresql" and len(objs) >= COPY_MIN_ROWS:
         _copy_with_ids(model, fields, objs, prepare)
+        return
+    if returning and sqlite and len(objs) > 1 and connection.in_atomic_block:
+        _insert_with_ids(model, fields, objs, prepare)
         return
     with connection.cursor() as cursor:
         if not returning and connection.vendor == "postgresql" and len(objs) > 1:
@@ -312,21 +345,48 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
                 _saved(chunk, [row[0] for row in cursor.fetchall()])
 
 
+def _insert_with_ids(model, fields: list, objs: list, prepare) -> None:
+    """SQLite inside a transaction (which holds the database's write lock from its start,
+    `BEGIN IMMEDIATE`): ids after the highest the table has given (its AUTOINCREMENT
+    counter or its largest id), then one prepared INSERT per row with them. Writes pending
+    in `batched_writes()` go first, so the ids read are current."""
+    items = getattr(_pending, "items", None)
+    if items:
+        _run(items)
+        items.clear()
+    meta = model._meta
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+            f"COALESCE((SELECT MAX({quote(meta.pk.column)}) FROM {quote(meta.db_table)}), 0))",
+            [meta.db_table])
+        last = cursor.fetchone()[0]
+    pks = range(last + 1, last + 1 + len(objs))
+    with prepared_cursor() as cursor:
+        cursor.executemany(_insert_sql(model, [meta.pk, *fields], 1, False),
+                           [[pk, *prepare(obj)] for pk, obj in zip(pks, objs, strict=True)])
+    _saved(objs, pks)
+
+
 def insert_tuples(model, attnames: list[str], rows: list[tuple]) -> None:
     """Insert many new rows given as tuples of database-ready values (ints, strings,
     booleans, None: nothing is prepared) for `attnames`, which must name every column an
     INSERT of the model writes: the cheapest way in for narrow tables that take many rows per
-    lead (keys, search words), with no model instance per row. SQLite takes multi-row INSERTs;
-    PostgreSQL takes COPY (its errors raised as Django's, so a unique violation is an
-    IntegrityError as with INSERT); inside `batched_writes()` the rows go with the batch."""
+    lead (keys, search words), with no model instance per row. SQLite runs one prepared INSERT
+    per row (executemany); PostgreSQL takes COPY (its errors raised as Django's, so a unique
+    violation is an IntegrityError as with INSERT); inside `batched_writes()` the rows go
+    with the batch."""
     if not rows:
         return
     fields = [model._meta.get_field(name) for name in attnames]
     missing = {f.attname for f in _columns(model)} - {f.attname for f in fields}
     if missing:
         raise ValueError(f"insert_tuples() needs every column of {model.__name__}: {missing}")
-    pending = getattr(_pending, "items", None) is not None
-    if connection.vendor == "postgresql" and not pending:
+    if connection.vendor == "sqlite":
+        write_many(_insert_sql(model, fields, 1, False), rows)
+        return
+    if getattr(_pending, "items", None) is None:
         copy_rows(model._meta.db_table, [f.column for f in fields], rows)
         return
     per_statement = max(1, MAX_PARAMS // len(fields))

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.db import copy_rows, copy_text, insert_rows
+from leadflow.core.db import copy_rows, copy_text, insert_rows, prepared_cursor
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
 # Fields that carry personal data and are blanked when a lead is deleted.
@@ -72,16 +72,14 @@ def record_many(events: Iterable[dict[str, Any]]) -> None:
     insert_rows(TimelineEvent, rows)
 
 
-INSERT_ROWS = 500
-
-
 def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
                      reason: str = "", batch_id: uuid.UUID | None = None,
                      occurred_at=None) -> int:
     """Write one event of `kind` per lead, for set-based sweeps over many thousands of leads:
     `rows` are (lead id, project id, subject label, before, after). A before/after dict shared
-    by several rows (the same object) is encoded once, and rows go in as multi-row INSERTs, so
-    a hundred thousand events take a second, not a minute. Returns how many were written."""
+    by several rows (the same object) is encoded once, and rows go in through one prepared
+    INSERT (COPY on PostgreSQL), so a hundred thousand events take a second, not a minute.
+    Returns how many were written."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("timeline.record_for_leads() must be called inside a transaction")
     meta = TimelineEvent._meta
@@ -112,27 +110,17 @@ def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
     if connection.vendor == "postgresql":
         return _copy_events(meta.db_table, [f.column for f in fields], order, prepared, rows,
                             encode)
-    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
-    one = f"({', '.join(['%s'] * len(fields))})"
-    written = 0
-    batch: list = []
-
-    def flush() -> None:
-        if batch:
-            with connection.cursor() as cursor:
-                cursor.execute(head + ", ".join([one] * (len(batch) // len(fields))), batch)
-            batch.clear()
-
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    batch = []
     for lead_id, project_id, label, before, after in rows:
         values = {**prepared, "project_id": project_id, "lead_id": lead_id,
                   "subject_label": (label or "")[:200], "before": encode(before),
                   "after": encode(after)}
-        batch.extend(values[name] for name in order)
-        written += 1
-        if written % INSERT_ROWS == 0:
-            flush()
-    flush()
-    return written
+        batch.append([values[name] for name in order])
+    with prepared_cursor() as cursor:  # one prepared INSERT per row (SQLite: see insert_rows)
+        cursor.executemany(sql, batch)
+    return len(batch)
 
 
 def _copy_events(table: str, columns: list[str], order: list[str], prepared: dict, rows,

@@ -33,6 +33,7 @@ import sqlite3
 import threading
 
 from django.db.backends.sqlite3 import base
+from django.utils.asyncio import async_unsafe
 
 # Commits of this process between two checkpoints: at 20–40 log pages per intake commit, a few
 # hundred pages, as often as SQLite's own default of 1,000 pages with two or three processes.
@@ -40,6 +41,25 @@ CHECKPOINT_EVERY = 16
 # Log frames (pages) from which the checkpointer has the log start over: 32 MB.
 RESTART_PAGES = 8192
 _commits = itertools.count(1)
+# Statements converted to SQLite's placeholders, by their text (see _Cursor).
+CONVERTED_MAX = 4096
+_converted: dict[str, str] = {}
+
+
+class _Cursor(base.SQLiteCursorWrapper):
+    """Django's cursor, converting each statement's `%s` placeholders to `?` once per process
+    instead of on every run: a regular-expression pass over the whole text, which for a
+    multi-row INSERT of thousands of parameters cost about 5 % of a bulk write."""
+
+    def convert_query(self, query, *, param_names=None):
+        if param_names is not None:
+            return super().convert_query(query, param_names=param_names)
+        converted = _converted.get(query)
+        if converted is None:
+            if len(_converted) >= CONVERTED_MAX:
+                _converted.clear()
+            converted = _converted[query] = super().convert_query(query)
+        return converted
 
 
 class _Checkpointer:
@@ -99,6 +119,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self._writer_fd: int | None = None
         self._writer_locked = False
+
+    @async_unsafe
+    def create_cursor(self, name=None):
+        return self.connection.cursor(factory=_Cursor)
 
     def _writer_lock_fd(self) -> int | None:
         if self._writer_fd is None and not self.is_in_memory_db():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,18 +206,38 @@ def ingest(
 
 
 def find_canonical(scope: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Lead ids holding any of `keys` canonically: one query per kind and 500 values."""
+    """Lead ids holding any of `keys` canonically: one prepared query per kind and 500 values
+    through the canonical unique index (on PostgreSQL one statement for any number of
+    values, `= ANY`; SQLite takes them listed)."""
     wanted: dict[str, list[str]] = {}
     for kind, value in dict.fromkeys(keys):
         wanted.setdefault(kind, []).append(value)
     found: dict[tuple[str, str], int] = {}
     for kind, values in wanted.items():
-        for start in range(0, len(values), 500):
-            rows = DuplicateKey.objects.filter(
-                scope=scope, kind=kind, value__in=values[start:start + 500], canonical=True
-            ).values_list("value", "lead_id")
+        for start in range(0, len(values), CANONICAL_CHUNK):
+            chunk = values[start:start + CANONICAL_CHUNK]
+            postgres = connection.vendor == "postgresql"
+            rows = fetch(_canonical_sql(postgres, 0 if postgres else len(chunk)),
+                         [scope, kind, chunk] if postgres else [scope, kind, *chunk])
             found.update(((kind, value), lead_id) for value, lead_id in rows)
     return found
+
+
+CANONICAL_CHUNK = 500
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical_sql(postgres: bool, n: int) -> str:
+    """The canonical holders of one kind's values: an array parameter on PostgreSQL, `n`
+    listed on SQLite. Column names come from the model."""
+    quote = connection.ops.quote_name
+    values = "= ANY(%s)" if postgres else f"IN ({', '.join(['%s'] * n)})"
+    return (
+        f"SELECT {quote('value')}, {quote('lead_id')} "
+        f"FROM {quote(DuplicateKey._meta.db_table)} "
+        f"WHERE {quote('scope')} = %s AND {quote('kind')} = %s AND {quote('canonical')} "
+        f"AND {quote('value')} {values}"
+    )
 
 
 HOLDER_FIELDS = ["id", "project_id", "name"]
