@@ -124,3 +124,19 @@ def test_insert_rows_with_ids_never_gives_an_id_again():
     assert later.pk == second[-1].pk + 1
     assert dict(DuplicateKey.objects.filter(pk__in=[k.pk for k in second])
                 .values_list("pk", "value")) == {k.pk: k.value for k in second}
+
+
+def test_raw_statements_run_alike_the_second_time_literal_percent_and_named_parameters_too():
+    """SQLite's cursor keeps each statement's converted text; every way of writing one must
+    still mean the same on its later runs."""
+    from django.db import connection
+
+    make_lead(make_project(), name="100% Ann")
+    literal = "SELECT name FROM crm_lead WHERE name LIKE '100%%' AND name <> %s"
+    named = "SELECT name FROM crm_lead WHERE name = %(name)s"
+    for _run in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(literal, ["x"])
+            assert cursor.fetchall() == [("100% Ann",)]
+            cursor.execute(named, {"name": "100% Ann"})
+            assert cursor.fetchall() == [("100% Ann",)]
