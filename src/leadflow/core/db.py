@@ -329,7 +329,8 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
     if returning and connection.vendor == "postgresql" and len(objs) >= COPY_MIN_ROWS:
         _copy_with_ids(model, fields, objs, prepare)
         return
-    if returning and sqlite and len(objs) > 1 and connection.in_atomic_block:
+    if (returning and sqlite and len(objs) > 1 and connection.in_atomic_block
+            and isinstance(model._meta.pk, models.AutoField)):
         _insert_with_ids(model, fields, objs, prepare)
         return
     with connection.cursor() as cursor:
