@@ -140,3 +140,22 @@ def test_raw_statements_run_alike_the_second_time_literal_percent_and_named_para
             assert cursor.fetchall() == [("100% Ann",)]
             cursor.execute(named, {"name": "100% Ann"})
             assert cursor.fetchall() == [("100% Ann",)]
+
+
+def test_rows_with_ids_and_rows_pending_in_batched_writes_all_get_ids_of_their_own():
+    from leadflow.core.db import insert_rows
+
+    lead = make_lead(make_project())
+
+    def keys(*values):
+        return [DuplicateKey(scope="s", kind="email", value=v, lead_id=lead.pk, canonical=False)
+                for v in values]
+
+    with transaction.atomic(), batched_writes():
+        insert_rows(DuplicateKey, keys("pending-1", "pending-2"))
+        given = keys("given-1", "given-2")
+        insert_rows(DuplicateKey, given, returning=True)
+
+    stored = dict(DuplicateKey.objects.filter(scope="s").values_list("value", "pk"))
+    assert set(stored) == {"pending-1", "pending-2", "given-1", "given-2"}
+    assert [stored["given-1"], stored["given-2"]] == [k.pk for k in given]

@@ -316,10 +316,10 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
     fields = _columns(model)
     prepare = _Preparer(fields).values
     sqlite = connection.vendor == "sqlite"
-    if not returning and (sqlite or getattr(_pending, "items", None) is not None):
-        if sqlite:
-            write_many(_insert_sql(model, fields, 1, False), [prepare(obj) for obj in objs])
-            return
+    if not returning and sqlite:
+        write_many(_insert_sql(model, fields, 1, False), [prepare(obj) for obj in objs])
+        return
+    if not returning and getattr(_pending, "items", None) is not None:
         per_statement = max(1, MAX_PARAMS // len(fields))
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
@@ -349,12 +349,8 @@ def insert_rows(model, objs: list, *, returning: bool = False) -> None:
 def _insert_with_ids(model, fields: list, objs: list, prepare) -> None:
     """SQLite inside a transaction (which holds the database's write lock from its start,
     `BEGIN IMMEDIATE`): ids after the highest the table has given (its AUTOINCREMENT
-    counter or its largest id), then one prepared INSERT per row with them. Writes pending
-    in `batched_writes()` go first, so the ids read are current."""
-    items = getattr(_pending, "items", None)
-    if items:
-        _run(items)
-        items.clear()
+    counter or its largest id), then one prepared INSERT per row with them. Rows still
+    pending in `batched_writes()` take theirs after these when the block ends."""
     meta = model._meta
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
-from leadflow.core.db import copy_rows, copy_text, insert_rows, prepared_cursor
+from leadflow.core.db import copy_rows, copy_text, insert_rows, insert_tuples
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
 # Fields that carry personal data and are blanked when a lead is deleted.
@@ -77,8 +77,8 @@ def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
                      occurred_at=None) -> int:
     """Write one event of `kind` per lead, for set-based sweeps over many thousands of leads:
     `rows` are (lead id, project id, subject label, before, after). A before/after dict shared
-    by several rows (the same object) is encoded once, and rows go in through one prepared
-    INSERT (COPY on PostgreSQL), so a hundred thousand events take a second, not a minute.
+    by several rows (the same object) is encoded once, and rows go in through `insert_tuples`
+    (COPY on PostgreSQL), so a hundred thousand events take a second, not a minute.
     Returns how many were written."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("timeline.record_for_leads() must be called inside a transaction")
@@ -105,21 +105,16 @@ def record_for_leads(kind: TimelineKind, rows: Iterable[tuple], *, actor: Actor,
         return encoded[key]
 
     order = [f.attname for f in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
     if connection.vendor == "postgresql":
         return _copy_events(meta.db_table, [f.column for f in fields], order, prepared, rows,
                             encode)
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
     batch = []
     for lead_id, project_id, label, before, after in rows:
         values = {**prepared, "project_id": project_id, "lead_id": lead_id,
                   "subject_label": (label or "")[:200], "before": encode(before),
                   "after": encode(after)}
         batch.append([values[name] for name in order])
-    with prepared_cursor() as cursor:  # one prepared INSERT per row (SQLite: see insert_rows)
-        cursor.executemany(sql, batch)
+    insert_tuples(TimelineEvent, order, batch)
     return len(batch)
 
 

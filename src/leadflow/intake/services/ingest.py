@@ -213,10 +213,10 @@ def find_canonical(scope: str, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     for kind, value in dict.fromkeys(keys):
         wanted.setdefault(kind, []).append(value)
     found: dict[tuple[str, str], int] = {}
+    postgres = connection.vendor == "postgresql"
     for kind, values in wanted.items():
         for start in range(0, len(values), CANONICAL_CHUNK):
             chunk = values[start:start + CANONICAL_CHUNK]
-            postgres = connection.vendor == "postgresql"
             rows = fetch(_canonical_sql(postgres, 0 if postgres else len(chunk)),
                          [scope, kind, chunk] if postgres else [scope, kind, *chunk])
             found.update(((kind, value), lead_id) for value, lead_id in rows)
