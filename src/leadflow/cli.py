@@ -44,7 +44,8 @@ def cmd_serve(args) -> int:
     if args.no_worker:
         os.execvp(sys.executable, argv)  # noqa: S606 - replaces this process
     # One job consumer beside the web workers, so a single command runs a complete install.
-    consumer = subprocess.Popen([sys.executable, "-m", "leadflow", "worker"])  # noqa: S603
+    consumer = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "leadflow", "worker", "--jobs", str(args.jobs)])
     # A TERM to this process (a service manager stopping it) must stop the consumer too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -66,7 +67,9 @@ def cmd_worker(args) -> int:
     _setup()
     from django.core.management import call_command
 
-    call_command("run_huey")
+    # Threads: a task mostly waits on the database or a file, and one process keeps the
+    # scheduler (periodic sweeps) and every thread's work together.
+    call_command("run_huey", workers=args.jobs, worker_type="thread")
     return 0
 
 
@@ -338,6 +341,23 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# Background tasks one consumer runs at once: user work (imports, exports, bulk actions) starts
+# while housekeeping or another long job runs.
+DEFAULT_JOBS = 4
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def _jobs_argument(parser) -> None:
+    parser.add_argument("--jobs", type=_positive, default=DEFAULT_JOBS, metavar="N",
+                        help=f"background tasks the job consumer runs at once "
+                             f"(default {DEFAULT_JOBS})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadflow", description="Leadflow lead management.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -354,9 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes (default: 1 per core on SQLite, 2 on PostgreSQL)")
     p.add_argument("--no-worker", action="store_true",
                    help="do not start a job consumer beside the web server")
+    _jobs_argument(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run a background job consumer")
+    _jobs_argument(p)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="create or upgrade the database")

@@ -181,10 +181,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 
 
 def _huey():
-    from huey import RedisHuey, SqliteHuey
+    from huey import PriorityRedisHuey, SqliteHuey
 
+    # Both take each task's priority (leadflow/core/queues.py); Redis needs 5.0 or later.
     if REDIS_URL:
-        return RedisHuey("leadflow", url=REDIS_URL)
+        return PriorityRedisHuey("leadflow", url=REDIS_URL)
     return SqliteHuey("leadflow", filename=str(LEADFLOW_HOME / "huey.sqlite3"))
 
 

@@ -2,9 +2,8 @@
 creation for a manager to merge or dismiss."""
 
 import json
-from types import SimpleNamespace
-
 import pytest
+import time_machine
 
 from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from leadflow.crm import services as crm_services
@@ -33,8 +32,15 @@ def pairs() -> list[tuple]:
     return sorted(PossibleDuplicate.objects.values_list("lead_a_id", "lead_b_id", "state"))
 
 
+def checked_lead(project, **fields):
+    """A lead whose post-creation check ran, as it does after every creation."""
+    lead = make_lead(project, **fields)
+    duplicates.check_leads([lead.pk])
+    return lead
+
+
 def flagged_pair(project, first="Jon Smith", second="John Smith", company="Acme"):
-    a = make_lead(project, name=first, company=company)
+    a = checked_lead(project, name=first, company=company)
     b = make_lead(project, name=second, company=company)
     duplicates.find_possible_duplicates(b)
     return PossibleDuplicate.objects.get(), a, b
@@ -45,7 +51,7 @@ def flagged_pair(project, first="Jon Smith", second="John Smith", company="Acme"
 
 def test_similar_names_at_the_same_company_are_flagged():
     project = make_project()
-    jon = make_lead(project, name="Jon Smith", company="Acme Ltd")
+    jon = checked_lead(project, name="Jon Smith", company="Acme Ltd")
     john = make_lead(project, name="John Smith", company="ACME Ltd.")
 
     added = duplicates.find_possible_duplicates(john)
@@ -61,10 +67,10 @@ def test_similar_names_at_the_same_company_are_flagged():
 
 def test_similar_names_without_companies_are_flagged():
     project = make_project()
-    anne = make_lead(project, name="Anne Smith")
+    anne = checked_lead(project, name="Anne Smith")
     ann = make_lead(project, name="Ann Smith")
 
-    duplicates.find_possible_duplicates(anne)
+    duplicates.find_possible_duplicates(ann)
 
     assert pairs() == [(anne.pk, ann.pk, PairState.OPEN)]
     assert PossibleDuplicate.objects.get().reason.startswith("name ")
@@ -78,7 +84,7 @@ def test_similar_names_without_companies_are_flagged():
 ])
 def test_different_people_are_not_flagged(_case, first, second):
     project = make_project()
-    make_lead(project, name=first[0], company=first[1])
+    checked_lead(project, name=first[0], company=first[1])
     lead = make_lead(project, name=second[0], company=second[1])
 
     assert duplicates.find_possible_duplicates(lead) == 0
@@ -86,7 +92,7 @@ def test_different_people_are_not_flagged(_case, first, second):
 
 
 def test_leads_of_another_project_are_not_flagged():
-    make_lead(make_project(), name="Anne Smith")
+    checked_lead(make_project(), name="Anne Smith")
     lead = make_lead(make_project(), name="Ann Smith")
 
     assert duplicates.find_possible_duplicates(lead) == 0
@@ -94,7 +100,7 @@ def test_leads_of_another_project_are_not_flagged():
 
 def test_leads_kept_both_on_a_shared_key_are_not_flagged():
     project = make_project()
-    make_lead(project, name="Ann Smith", email="ann@example.com")
+    checked_lead(project, name="Ann Smith", email="ann@example.com")
     kept = crm_services.create_lead(
         project, LeadInput(name="Anne Smith", email="ann@example.com"), actor=SYSTEM,
         on_duplicate="keep_both").lead
@@ -105,7 +111,7 @@ def test_leads_kept_both_on_a_shared_key_are_not_flagged():
 
 def test_finding_is_idempotent():
     project = make_project()
-    anne = make_lead(project, name="Anne Smith")
+    anne = checked_lead(project, name="Anne Smith")
     ann = make_lead(project, name="Ann Smith")
 
     first = duplicates.find_possible_duplicates(ann)
@@ -357,7 +363,7 @@ def test_deciding_a_decided_pair_through_the_api_is_409(client):
 def test_the_list_shows_open_pairs_unless_asked_for_all(client):
     w = World()
     first, _a, _b = flagged_pair(w.project, "Jon Smith", "John Smith")
-    anne = make_lead(w.project, name="Anne Miller")
+    anne = checked_lead(w.project, name="Anne Miller")
     ann = make_lead(w.project, name="Ann Miller")
     duplicates.find_possible_duplicates(ann)
     second = PossibleDuplicate.objects.get(lead_a=anne)
@@ -372,29 +378,118 @@ def test_the_list_shows_open_pairs_unless_asked_for_all(client):
     assert sorted(listed("?state=all")) == sorted([first.pk, second.pk])
 
 
-def test_a_process_queues_at_most_one_duplicate_check_a_second(monkeypatch):
-    clock, queued = [0.0], []
+@pytest.fixture
+def queued_huey():
+    """The project's queue taking tasks instead of running them at once."""
+    from huey.contrib.djhuey import HUEY
 
-    class Job:
-        def __call__(self):
-            queued.append((clock[0], 0.0))
+    HUEY.immediate = False
+    HUEY.flush()
+    yield HUEY
+    HUEY.flush()
+    HUEY.immediate = True
 
-        def schedule(self, *, delay):
-            queued.append((clock[0], delay))
 
-    monkeypatch.setattr(tasks, "HUEY", SimpleNamespace(immediate=False))
-    monkeypatch.setattr(tasks, "check_unchecked_leads", Job())
-    monkeypatch.setattr(tasks, "_next_check", float("-inf"))
-    monkeypatch.setattr(tasks.time, "monotonic", lambda: clock[0])
+def run_due(huey):
+    """Take the queue's next task (the check) and run it, as a consumer does once its time
+    has come (in this test's transaction: a consumer's run would close the connection)."""
+    task = huey.dequeue()
+    assert task.name.endswith("check_unchecked_leads")
+    tasks.check_unchecked_leads.call_local()
 
-    for now in (10.0, 10.2, 10.5, 10.9, 11.5, 13.0):
-        clock[0] = now
-        tasks.queue_duplicate_checks([1])
 
-    # Runs at 10.0, 11.0 (covers 10.2 to 10.9), 12.0 (covers 11.5) and 13.0: every commit is
-    # followed by a run, and no two runs are under a second apart.
-    assert queued == [(10.0, 0.0), (10.2, pytest.approx(0.8)), (11.5, pytest.approx(0.5)),
-                      (13.0, 0.0)]
+def test_many_commits_queue_one_duplicate_check(queued_huey):
+    for lead_id in range(1, 101):
+        tasks.queue_duplicate_checks([lead_id])
+
+    [queued] = queued_huey.pending()
+    assert queued.name.endswith("check_unchecked_leads")
+    assert queued.eta is not None  # it waits a moment, gathering the leads committed meanwhile
+
+
+def test_a_check_that_ran_lets_the_next_commit_queue_another(queued_huey):
+    project = make_project()
+    anne = make_lead(project, name="Anne Smith")
+    ann = make_lead(project, name="Ann Smith")
+    tasks.queue_duplicate_checks([anne.pk, ann.pk])
+
+    run_due(queued_huey)
+    tasks.queue_duplicate_checks([ann.pk])
+
+    assert pairs() == [(anne.pk, ann.pk, PairState.OPEN)]
+    assert queued_huey.pending_count() == 1
+
+
+def test_a_check_waits_while_another_runs(queued_huey):
+    project = make_project()
+    make_lead(project, name="Anne Smith")
+    tasks.queue_duplicate_checks([])
+    assert tasks.take_flag(tasks.RUNNING, stale_after=60)  # another consumer's slice
+
+    run_due(queued_huey)
+
+    assert Lead.objects.filter(duplicates_checked_at__isnull=True).count() == 1
+    assert queued_huey.pending_count() == 1  # it waits its turn, still the one pending
+    tasks.queue_duplicate_checks([])
+    assert queued_huey.pending_count() == 1
+
+
+def test_a_flag_left_by_a_killed_process_is_taken_over(queued_huey):
+    with time_machine.travel("2026-01-01 10:00:00", tick=False):
+        assert tasks.take_flag(tasks.RUNNING, stale_after=60)
+    with time_machine.travel("2026-01-01 10:00:30", tick=False):
+        assert not tasks.take_flag(tasks.RUNNING, stale_after=60)
+    with time_machine.travel("2026-01-01 10:01:01", tick=False):
+        assert tasks.take_flag(tasks.RUNNING, stale_after=60)
+
+
+def test_the_sweep_leaves_leads_to_a_running_check():
+    project = make_project()
+    make_lead(project, name="Anne Smith")
+    assert tasks.take_flag(tasks.RUNNING, stale_after=60)
+    try:
+        assert tasks.check_now(budget=1.0) == 0
+    finally:
+        tasks.drop_flag(tasks.RUNNING)
+    assert tasks.check_now(budget=1.0) == 1
+
+
+def test_a_renamed_lead_is_checked_again_under_its_new_name():
+    project = make_project()
+    anne = checked_lead(project, name="Anne Smith")
+    bo = checked_lead(project, name="Bo Chen")
+    assert pairs() == []
+
+    crm_services.update_lead(bo, {"name": "Ann Smith"}, actor=SYSTEM)
+    assert Lead.objects.get(pk=bo.pk).duplicates_checked_at is None
+    duplicates.sweep_unchecked_leads()
+
+    assert pairs() == [(anne.pk, bo.pk, PairState.OPEN)]
+
+
+def test_a_common_name_is_compared_with_a_bounded_number_of_leads(monkeypatch):
+    monkeypatch.setattr(duplicates, "BLOCK_LIMIT", 3)
+    monkeypatch.setattr(duplicates, "PAIRS_PER_LEAD", 2)
+    project = make_project()
+    older = [checked_lead(project, name="John Smith") for _ in range(5)]
+    newest = make_lead(project, name="John Smith")
+
+    duplicates.check_leads([newest.pk])
+
+    # Only the most recent leads of its blocks, and only its best pairs, are kept.
+    assert PossibleDuplicate.objects.filter(lead_b=newest).count() == 2
+    assert set(PossibleDuplicate.objects.filter(lead_b=newest).values_list(
+        "lead_a_id", flat=True)) <= {lead.pk for lead in older[2:]}
+
+
+def test_leads_checked_together_are_compared_with_each_other():
+    project = make_project()
+    anne = make_lead(project, name="Anne Smith")
+    ann = make_lead(project, name="Ann Smith")
+    bo = make_lead(project, name="Bo Chen")
+
+    assert duplicates.check_leads([anne.pk, ann.pk, bo.pk]) == 1
+    assert pairs() == [(anne.pk, ann.pk, PairState.OPEN)]
 
 
 def test_the_duplicate_check_job_checks_every_unchecked_lead():

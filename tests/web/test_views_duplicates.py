@@ -23,6 +23,7 @@ def _pair(project):
     """Two leads whose names are alike though their keys differ, flagged as a pair."""
     older = make_lead(project, name="Jonathan Smith", email="jon@example.com",
                       phones=["+12025550101"], company="Acme Corp")
+    find_possible_duplicates(older)
     newer = make_lead(project, name="Jonathan Smyth", email="j.smyth@example.com",
                       company="Acme Corp Ltd")
     find_possible_duplicates(newer)

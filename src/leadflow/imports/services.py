@@ -636,6 +636,10 @@ def _update_duplicates(ctx: _Context, duplicates, counts: Counter, rejected: lis
         LeadWord.objects.filter(lead_id__in=[lead.pk for lead in reword.values()]).delete()
         insert_rows(LeadWord, [LeadWord(lead=lead, word=w) for lead in reword.values()
                                for w in sorted(words_of(lead.name, lead.company))])
+        # Checked again for possible duplicates under their new names (the background check
+        # the import's new leads queue takes them too).
+        Lead.objects.filter(pk__in=[lead.pk for lead in reword.values()]).update(
+            duplicates_checked_at=None)
     timeline.record_for_leads(
         TimelineKind.LEAD_UPDATED,
         ((lead.pk, lead.project_id, lead.name, before, after) for lead, before, after in events),

@@ -205,6 +205,29 @@ class PossibleDuplicate(models.Model):
         return f"{self.lead_a_id}~{self.lead_b_id} ({self.state})"
 
 
+class NameBlock(models.Model):
+    """One blocking key of a checked lead's name: a name word and the first letter of another
+    (`smith|j`), or a one-word name alone (`madonna|`). The possible-duplicate check compares a
+    lead only with the most recent leads sharing one of its blocks, so a common name costs a
+    bounded read. Written by the check alone, when it checks the lead; a lead whose name
+    changes is checked again and its blocks rewritten."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    block = models.CharField(max_length=110)
+    lead = models.ForeignKey("crm.Lead", on_delete=models.CASCADE, related_name="+",
+                             db_index=False)
+
+    class Meta:
+        constraints = [
+            # Also the index that finds a lead's blocks when they are rewritten or deleted.
+            models.UniqueConstraint(fields=["lead", "block"], name="nameblock_lead_block"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "block", "lead"], name="nameblock_block"),
+        ]
+
+
 class RateCounter(models.Model):
     """Requests of one key (e.g. a form and an address) in one fixed window. Kept in the
     database so every web process shares it."""

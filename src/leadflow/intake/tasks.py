@@ -1,65 +1,83 @@
 """Background jobs of intake: thin adapters that fetch rows again and call services, and the
-throttled queueing of the possible-duplicate check."""
-
-import threading
-import time
+coalesced possible-duplicate check."""
 
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
-CHECK_INTERVAL = 1.0  # seconds between two queued duplicate checks of one process
-CHECK_LIMIT = 1000  # leads one check job takes
+from leadflow.core.queues import HOUSEKEEPING, SWEEP, drop_flag, take_flag
 
-_lock = threading.Lock()
-_next_check = float("-inf")  # when this process's latest queued check runs (monotonic)
+CHECK_DELAY = 1.0  # seconds a queued check waits, gathering the leads committed meanwhile
+CHECK_SLICE = 5.0  # seconds one check task runs before it gives its consumer thread back
+PENDING = "leadflow:duplicate-check:pending"
+RUNNING = "leadflow:duplicate-check:running"
+# A flag this old was left by a killed process (a slice ends within CHECK_SLICE seconds).
+STALE_AFTER = 60.0
 
 
-@db_task()
+@db_task(priority=HOUSEKEEPING)
 def check_possible_duplicates_of(lead_ids: list[int]) -> None:
-    from leadflow.crm.models import Lead
-    from leadflow.intake.services.duplicates import find_possible_duplicates
+    from leadflow.intake.services.duplicates import check_leads
 
-    for lead in Lead.objects.filter(pk__in=lead_ids).order_by("pk"):
-        find_possible_duplicates(lead)
+    check_leads(lead_ids)
 
 
-@db_task()
+@db_task(priority=HOUSEKEEPING)
 def check_unchecked_leads() -> None:
+    """One slice of the check; queues the next while unchecked leads remain. While another
+    slice runs, this one waits its turn (scheduled again, still the one pending)."""
+    from leadflow.crm.models import Lead
+
+    if not take_flag(RUNNING, stale_after=STALE_AFTER):
+        check_unchecked_leads.schedule(delay=CHECK_DELAY)
+        return
+    drop_flag(PENDING)
+    try:
+        _check(CHECK_SLICE)
+    finally:
+        drop_flag(RUNNING)
+    if Lead.objects.filter(duplicates_checked_at__isnull=True,
+                           merged_into__isnull=True).exists():
+        queue_duplicate_checks([])
+
+
+def _check(budget: float) -> int:
     from leadflow.intake.services.duplicates import sweep_unchecked_leads
 
-    sweep_unchecked_leads(limit=CHECK_LIMIT)
+    return sweep_unchecked_leads(limit=10**9, budget=budget)
+
+
+def check_now(*, budget: float) -> int:
+    """Check unchecked leads here for up to `budget` seconds, unless a check runs elsewhere
+    (it covers them). Returns leads checked."""
+    if not take_flag(RUNNING, stale_after=STALE_AFTER):
+        return 0
+    try:
+        return _check(budget)
+    finally:
+        drop_flag(RUNNING)
 
 
 def queue_duplicate_checks(lead_ids: list[int]) -> None:
-    """Have the leads committed just now checked for possible duplicates. One job checks every
-    lead not checked yet, so a process queues at most one a second: a job queued to run later
-    covers this commit already; otherwise one is queued to run now, or CHECK_INTERVAL after the
-    last one. Whatever a lost job leaves, the sweep checks. An immediate queue (as in tests)
-    runs jobs as they are queued: there the check of `lead_ids` runs at once."""
-    global _next_check
+    """Have the leads committed just now checked for possible duplicates. One pending check
+    covers every unchecked lead, so whatever the rate of commits, at most one is queued (and
+    one runs); it starts CHECK_DELAY later and takes them as one set. Whatever a lost job
+    leaves, the sweep checks. An immediate queue (as in tests) checks `lead_ids` at once."""
     if HUEY.immediate:
-        check_possible_duplicates_of(lead_ids)
+        if lead_ids:
+            check_possible_duplicates_of(lead_ids)
         return
-    now = time.monotonic()
-    with _lock:
-        if _next_check > now:
-            return
-        delay = max(0.0, _next_check + CHECK_INTERVAL - now)
-        _next_check = now + delay
-    if delay:
-        check_unchecked_leads.schedule(delay=delay)
-    else:
-        check_unchecked_leads()
+    if take_flag(PENDING, stale_after=STALE_AFTER):
+        check_unchecked_leads.schedule(delay=CHECK_DELAY)
 
 
-@db_periodic_task(crontab(minute="*"))
+@db_periodic_task(crontab(minute="*"), priority=SWEEP)
 def sweep() -> None:
     from leadflow.sweeps import run_sweeps
 
     run_sweeps()
 
 
-@db_periodic_task(crontab(minute="17"))
+@db_periodic_task(crontab(minute="17"), priority=SWEEP)
 def hourly_sweep() -> None:
     from leadflow.sweeps import run_hourly_sweeps
 

@@ -2,8 +2,10 @@
 
 from huey.contrib.djhuey import db_task
 
+from leadflow.core.queues import USER
 
-@db_task()
+
+@db_task(priority=USER)
 def run_job_task(job_id: int) -> None:
     from leadflow.jobs.services import run_job
 

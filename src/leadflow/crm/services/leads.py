@@ -24,6 +24,7 @@ from leadflow.crm.search import index_words
 from leadflow.intake import services as intake
 from leadflow.intake.keys import derive_keys, scope_for
 from leadflow.intake.models import DuplicateKey
+from leadflow.intake.tasks import queue_duplicate_checks
 from leadflow.projects.access import active_lost_reasons
 from leadflow.projects.fields import clean_custom, definitions_of
 from leadflow.projects.models import (
@@ -166,6 +167,9 @@ def update_lead(lead: Lead, changes: dict[str, Any], *, actor: Actor) -> Lead:
                 _replace_keys(lead)
             if "name" in after or "company" in after:
                 index_words(lead, replace=True)
+                # Checked again for possible duplicates under the new name (and its blocks).
+                Lead.objects.filter(pk=lead.pk).update(duplicates_checked_at=None)
+                transaction.on_commit(lambda: queue_duplicate_checks([lead.pk]))
             timeline.record(TimelineKind.LEAD_UPDATED, actor=actor, lead=lead, before=before,
                             after=after)
     except Conflict:

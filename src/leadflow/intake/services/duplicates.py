@@ -3,111 +3,207 @@ Found after a lead is created, reviewed by managers: merge or dismiss."""
 
 from __future__ import annotations
 
-from django.db import transaction
+import time
+
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from leadflow.accounts import access
 from leadflow.core.actor import Actor
+from leadflow.core.db import fetch, insert_tuples
 from leadflow.core.errors import Conflict, NotFound, ValidationFailed
 from leadflow.core.normalize import fold, search_words
-from leadflow.core.search import prefix_q
 from leadflow.crm import services as crm_services
-from leadflow.crm.models import Lead, LeadWord
-from leadflow.intake.models import DuplicateKey, PairState, PossibleDuplicate
+from leadflow.crm.models import Lead
+from leadflow.intake.models import DuplicateKey, NameBlock, PairState, PossibleDuplicate
 from leadflow.timeline import services as timeline
 from leadflow.timeline.models import TimelineKind
 
 NAME_MIN = 85  # token-sort similarity of folded names, 0-100
 NAME_ALONE_MIN = 92  # when only one lead names a company
 COMPANY_MIN = 80
-BLOCK_LIMIT = 300
+# The most recent leads read per name block: a common name (thousands of "J… Smith") costs a
+# bounded read, and a person registering twice mostly does so within days.
+BLOCK_LIMIT = 200
+PAIRS_PER_LEAD = 20  # the best-scoring pairs kept per checked lead
+CHECK_BATCH = 500  # leads checked together (one read per distinct block, one write)
+ID_CHUNK = 2000  # ids per IN (…) list
 
 
 def _name_words(name: str) -> list[str]:
     return [w for w in search_words(name).split() if len(w) >= 2][:4]
 
 
-def _candidates(lead: Lead) -> list[Lead]:
-    """Blocking: leads of the project sharing one name word exactly and another by its first
-    letter, so a typo in either word still meets (typos rarely hit the first letter), while a
-    common first name alone does not pull in thousands of rows."""
-    words = _name_words(lead.name)
-    if len(words) < 2:
-        blocks = [Q(pk__in=LeadWord.objects.filter(word=w).values("lead_id")) for w in words]
-    else:
-        blocks = []
-        for exact in words:
-            for other in words:
-                if other is exact:
-                    continue
-                blocks.append(
-                    Q(pk__in=LeadWord.objects.filter(word=exact).values("lead_id"))
-                    & Q(pk__in=LeadWord.objects.filter(prefix_q("word", other[:1]))
-                        .values("lead_id"))
-                )
-    if not blocks:
-        return []
-    condition = Q()
-    for block in blocks:
-        condition |= block
-    return list(
-        Lead.objects.filter(condition, project_id=lead.project_id, merged_into__isnull=True)
-        .exclude(pk=lead.pk).only("pk", "name", "company", "project_id")
-        .order_by("-pk")[:BLOCK_LIMIT]
-    )
+def name_blocks(name: str) -> list[str]:
+    """The blocking keys of a name: each word with the first letter of each other word, so a
+    typo in either word still meets (typos rarely hit the first letter), while a common first
+    name alone does not pull in thousands of rows; a one-word name is its own block."""
+    words = _name_words(name)
+    if len(words) == 1:
+        return [f"{words[0]}|"]
+    return sorted({f"{exact}|{other[0]}" for i, exact in enumerate(words)
+                   for j, other in enumerate(words) if i != j})
 
 
 def similarity(a: Lead, b: Lead) -> tuple[float, str] | None:
     """(score, reason) when a and b look like one person, else None."""
-    name = fuzz.token_sort_ratio(fold(a.name), fold(b.name))
+    return _similarity(fold(a.name), fold(a.company), fold(b.name), fold(b.company))
+
+
+def _similarity(name_a: str, company_a: str, name_b: str, company_b: str,
+                name: float | None = None) -> tuple[float, str] | None:
+    if name is None:
+        name = fuzz.token_sort_ratio(name_a, name_b)
     if name < NAME_MIN:
         return None
-    if a.company and b.company:
-        company = fuzz.token_set_ratio(fold(a.company), fold(b.company))
+    if company_a and company_b:
+        company = fuzz.token_set_ratio(company_a, company_b)
         if company < COMPANY_MIN:
             return None
         return round((name + company) / 2, 1), f"name {name:.0f}%, company {company:.0f}%"
-    if (a.company or b.company) and name < NAME_ALONE_MIN:
+    if (company_a or company_b) and name < NAME_ALONE_MIN:
         return None
     return round(name, 1), f"name {name:.0f}%"
 
 
-def find_possible_duplicates(lead: Lead) -> int:
-    """Flag pairs of `lead` with similar leads of its project; idempotent. Leads sharing a
-    duplicate key are kept-both on purpose and are not flagged. Returns pairs added."""
-    if lead.merged_into_id is not None:
+def _chunks(ids: list[int]):
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start:start + ID_CHUNK]
+
+
+def _block_sql() -> str:
+    table = NameBlock._meta.db_table
+    return (f"SELECT lead_id FROM {table} WHERE project_id = %s AND block = %s "
+            f"ORDER BY lead_id DESC LIMIT {BLOCK_LIMIT}")
+
+
+def _sharing_keys(pairs: dict[int, set[int]]) -> set[tuple[int, int]]:
+    """The (lead, other) pairs among `pairs` that hold a duplicate key of the same value:
+    kept both on purpose, never flagged."""
+    if not pairs:
+        return set()
+    values: dict[int, set[str]] = {}
+    for chunk in _chunks(list(pairs)):
+        for lead_id, value in DuplicateKey.objects.filter(lead_id__in=chunk).values_list(
+                "lead_id", "value"):
+            values.setdefault(lead_id, set()).add(value)
+    others = sorted({o for found in pairs.values() for o in found})
+    held: dict[int, set[str]] = {}
+    for chunk in _chunks(others):
+        for lead_id, value in DuplicateKey.objects.filter(lead_id__in=chunk).values_list(
+                "lead_id", "value"):
+            held.setdefault(lead_id, set()).add(value)
+    return {(lead, other) for lead, found in pairs.items() for other in found
+            if values.get(lead, set()) & held.get(other, set())}
+
+
+def check_leads(lead_ids: list[int]) -> int:
+    """Check leads for possible duplicates, set-based: each lead is compared with the most
+    recent BLOCK_LIMIT checked leads of each of its name blocks and with the other leads of
+    the batch, by rapidfuzz over folded names (and companies); pairs sharing a duplicate key
+    are kept-both on purpose and not flagged; the PAIRS_PER_LEAD best pairs of a lead are
+    stored. Reads run before a short write transaction (the lead's blocks, the pairs, its
+    checked time). Idempotent; a decided pair is never flagged again. Returns pairs added."""
+    rows = []
+    for chunk in _chunks(sorted(set(lead_ids))):
+        rows += Lead.objects.filter(pk__in=chunk, merged_into__isnull=True).values_list(
+            "pk", "project_id", "name", "company")
+    if not rows:
         return 0
-    own_keys = DuplicateKey.objects.filter(lead=lead).values("value")
-    sharing = set(
-        DuplicateKey.objects.filter(value__in=own_keys).values_list("lead_id", flat=True)
-    )
-    pairs = []
-    for other in _candidates(lead):
-        if other.pk in sharing:
-            continue
-        found = similarity(lead, other)
-        if found is None:
-            continue
-        low, high = sorted((lead.pk, other.pk))
-        pairs.append(PossibleDuplicate(project_id=lead.project_id, lead_a_id=low, lead_b_id=high,
-                                       score=found[0], reason=found[1]))
-    before = PossibleDuplicate.objects.filter(Q(lead_a=lead) | Q(lead_b=lead)).count()
-    PossibleDuplicate.objects.bulk_create(pairs, ignore_conflicts=True)
-    Lead.objects.filter(pk=lead.pk).update(duplicates_checked_at=timezone.now())
-    return PossibleDuplicate.objects.filter(Q(lead_a=lead) | Q(lead_b=lead)).count() - before
+    folded: dict[int, tuple[str, str]] = {}
+    blocks_of: dict[int, list[str]] = {}
+    members: dict[tuple[int, str], list[int]] = {}
+    for pk, project_id, name, company in rows:
+        folded[pk] = (fold(name), fold(company))
+        blocks_of[pk] = name_blocks(name)
+        for block in blocks_of[pk]:
+            members.setdefault((project_id, block), []).append(pk)
+    sql = _block_sql()
+    for (project_id, block), batch_members in members.items():
+        stored = [r[0] for r in fetch(sql, [project_id, block])]
+        members[(project_id, block)] = sorted(set(stored) | set(batch_members))
+    candidates: dict[int, set[int]] = {pk: set() for pk in folded}
+    for (_project, _block), ids in members.items():
+        for pk in ids:
+            if pk in candidates:
+                candidates[pk].update(ids)
+    unknown = sorted({o for found in candidates.values() for o in found} - folded.keys())
+    for chunk in _chunks(unknown):
+        for pk, name, company in Lead.objects.filter(
+                pk__in=chunk, merged_into__isnull=True).values_list("pk", "name", "company"):
+            folded[pk] = (fold(name), fold(company))
+    found: dict[int, dict[int, tuple[float, str]]] = {}
+    for pk, others in candidates.items():
+        name, company = folded[pk]
+        choices = {o: folded[o][0] for o in others if o != pk and o in folded}
+        for _choice, score, other in process.extract(
+                name, choices, scorer=fuzz.token_sort_ratio, score_cutoff=NAME_MIN, limit=None):
+            result = _similarity(name, company, folded[other][0], folded[other][1], score)
+            if result is not None:
+                found.setdefault(pk, {})[other] = result
+    kept_both = _sharing_keys({pk: set(others) for pk, others in found.items()})
+    pairs: dict[tuple[int, int], PossibleDuplicate] = {}
+    project_of = {pk: project_id for pk, project_id, _n, _c in rows}
+    for pk, others in found.items():
+        best = sorted(((score, other, why) for other, (score, why) in others.items()
+                       if (pk, other) not in kept_both), reverse=True)[:PAIRS_PER_LEAD]
+        for score, other, why in best:
+            low, high = sorted((pk, other))
+            pairs.setdefault((low, high), PossibleDuplicate(
+                project_id=project_of[pk], lead_a_id=low, lead_b_id=high, score=score,
+                reason=why))
+    return _store_check(rows, blocks_of, list(pairs.values()))
 
 
-def sweep_unchecked_leads(*, limit: int = 500) -> int:
-    """Check leads whose post-creation check never ran (a lost job). Returns leads checked."""
-    leads = list(
-        Lead.objects.filter(duplicates_checked_at__isnull=True, merged_into__isnull=True)
-        .order_by("pk")[:limit]
-    )
-    for lead in leads:
-        find_possible_duplicates(lead)
-    return len(leads)
+def _store_check(rows, blocks_of, pairs: list[PossibleDuplicate]) -> int:
+    """The write half of check_leads, in one short transaction. A lead deleted meanwhile
+    fails its rows' foreign keys: the batch is written again without it."""
+    for _attempt in range(3):
+        ids = [pk for pk, *_rest in rows]
+        try:
+            with transaction.atomic():
+                pair_q = Q(lead_a_id__in=ids) | Q(lead_b_id__in=ids)
+                before = PossibleDuplicate.objects.filter(pair_q).count()
+                NameBlock.objects.filter(lead_id__in=ids).delete()
+                insert_tuples(NameBlock, ["project_id", "block", "lead_id"], [
+                    (project_id, block, pk) for pk, project_id, *_rest in rows
+                    for block in blocks_of[pk]])
+                PossibleDuplicate.objects.bulk_create(pairs, ignore_conflicts=True)
+                Lead.objects.filter(pk__in=ids).update(duplicates_checked_at=timezone.now())
+                return PossibleDuplicate.objects.filter(pair_q).count() - before
+        except IntegrityError:
+            alive = set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            rows = [row for row in rows if row[0] in alive]
+            pairs = [p for p in pairs if p.lead_a_id in alive and p.lead_b_id in alive]
+    raise Conflict("The leads are being changed concurrently; try again.", code="busy")
+
+
+def find_possible_duplicates(lead: Lead) -> int:
+    """Flag pairs of `lead` with similar leads of its project (check_leads for one lead).
+    Returns pairs added."""
+    return check_leads([lead.pk])
+
+
+def sweep_unchecked_leads(*, limit: int = CHECK_BATCH * 4,
+                          budget: float | None = None) -> int:
+    """Check leads not checked yet (new ones, renamed ones, those whose job was lost), oldest
+    first, CHECK_BATCH at a time, up to `limit` leads or until `budget` seconds have passed.
+    Returns leads checked."""
+    started, checked = time.monotonic(), 0
+    while checked < limit:
+        ids = list(
+            Lead.objects.filter(duplicates_checked_at__isnull=True, merged_into__isnull=True)
+            .order_by("pk").values_list("pk", flat=True)[:min(CHECK_BATCH, limit - checked)]
+        )
+        if not ids:
+            break
+        check_leads(ids)
+        checked += len(ids)
+        if budget is not None and time.monotonic() - started >= budget:
+            break
+    return checked
 
 
 def pairs_visible_to(actor: Actor):
