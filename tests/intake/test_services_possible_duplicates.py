@@ -2,6 +2,7 @@
 creation for a manager to merge or dismiss."""
 
 import json
+
 import pytest
 import time_machine
 

@@ -227,6 +227,9 @@ class NameBlock(models.Model):
             models.Index(fields=["project", "block", "lead"], name="nameblock_block"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.block} → {self.lead_id}"
+
 
 class RateCounter(models.Model):
     """Requests of one key (e.g. a form and an address) in one fixed window. Kept in the
