@@ -26,6 +26,7 @@ import io
 import multiprocessing
 import os
 import shutil
+import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -69,9 +70,14 @@ from leadflow.timeline.models import TimelineKind
 
 JOB_KIND = "import"
 IMPORT_SOURCE = "Import"
-# Rows per transaction: a batch's key lookups and inserts are set-based; SQLite's write lock
-# is held for one batch at a time.
+# Rows normalized together, and at most per transaction: a batch's key lookups and inserts are
+# set-based.
 BATCH = 1000
+# SQLite admits one writer at a time, so there a batch's size follows its writes' time: about
+# SLICE seconds per transaction, so that a user's write waits a fraction of a second at most
+# behind an import (on PostgreSQL other writers wait only for the rows they share).
+SLICE = 0.1
+MIN_BATCH = 50
 # Files above this size are normalized by a worker process beside the writer. One keeps ahead
 # of the writer (normalizing a row costs less than writing it since the e-mail and phone fast
 # paths); each worker holds Django, about 85 MB, so a second would only add memory.
@@ -407,6 +413,11 @@ class _Run:
         self.position = start
         self.plan = plan
         self.pending: deque = deque()
+        self.ready: deque = deque()  # normalized rows not written yet
+        # SQLite: start small, then fit the batches to SLICE (a first batch of BATCH rows
+        # would hold the write lock for a large part of a second).
+        self.size = BATCH if connection.vendor != "sqlite" else min(
+            BATCH, max(MIN_BATCH, BATCH // 10))
         self.pool = None
         self.batches = 0
         self.checkpoints = not imp.dry_run and connection.vendor == "sqlite"
@@ -423,8 +434,28 @@ class _Run:
                 break
         return chunk
 
+    def prepare(self) -> None:
+        """Have the next batch's rows normalized (outside any transaction)."""
+        while len(self.ready) < self.size:
+            rows = self._normalized()
+            if not rows:
+                return
+            self.ready.extend(rows)
+
     def next_batch(self) -> list[tuple[int, list[str], RowResult | None]]:
-        """The next BATCH rows with their normalized results ([] at the end of the file)."""
+        """The next `size` rows with their normalized results ([] at the end of the file)."""
+        self.prepare()
+        batch = [self.ready.popleft() for _ in range(min(self.size, len(self.ready)))]
+        self.position += len(batch)
+        return batch
+
+    def wrote(self, rows: int, seconds: float) -> None:
+        """Fit the next batches to SLICE seconds of writing (SQLite only)."""
+        if connection.vendor == "sqlite" and rows:
+            fitted = rows * SLICE / max(seconds, 0.001)
+            self.size = int(min(BATCH, max(MIN_BATCH, (self.size + fitted) / 2)))
+
+    def _normalized(self) -> list[tuple[int, list[str], RowResult | None]]:
         if self.pool is None:
             chunk = self._chunk()
             results = normalize_rows(chunk, self.plan)
@@ -439,7 +470,6 @@ class _Run:
                 return []
             chunk, result = self.pending.popleft()
             results = result.get()
-        self.position += len(chunk)
         return [(n, cells, r) for (n, cells), r in zip(chunk, results, strict=True)]
 
     def written(self) -> None:
@@ -468,19 +498,15 @@ def _close_run(job_id: int) -> None:
         run[0].close()
 
 
-@jobs.register(JOB_KIND)
-def import_step(job: Job, actor: Actor):
-    """One batch of an import (a job step): returns the new cursor (rows read; None when the
-    file is done), the counts it adds, the rows done and the first problems."""
-    actor = Actor(actor.user, job.params.get("channel", actor.channel))
-    try:
-        return _step(job, actor)
-    except BaseException:
-        _close_run(job.pk)
-        raise
+def _is_written(job: Job) -> bool:
+    """A dry run writes no rows: its batches run outside a transaction (on SQLite one would
+    hold the write lock while it reads the whole file)."""
+    return not Import.objects.filter(pk=job.pk, dry_run=True).exists()
 
 
-def _step(job: Job, actor: Actor):
+def _held_run(job: Job, actor: Actor) -> tuple[_Run, _Context]:
+    """This process's open run of the import, opened where the job's cursor stands. A dry run
+    resumed in another process starts its in-file duplicate tracking anew from there."""
     start = job.cursor or 0
     held = _RUNS.get(job.pk)
     if held is None or held[0].position != start:
@@ -490,20 +516,48 @@ def _step(job: Job, actor: Actor):
             _first_step(job, imp)
         context = _context(imp, actor)
         held = _RUNS[job.pk] = (_Run(imp, start, context.plan), context)
-    run, context = held
-    counts, done, problems = Counter(dict.fromkeys(OUTCOMES, 0)), 0, []
-    while True:
-        batch = run.next_batch()
-        if not batch:
-            _close_run(job.pk)
-            return None, counts, done, problems
-        added, found = _apply_with_retries(context, batch)
-        counts.update(added)
-        problems += found
-        done += len(batch)
-        if not context.imp.dry_run:
-            run.written()
-            return run.position, counts, done, problems
+    return held
+
+
+def _import_actor(job: Job, actor: Actor) -> Actor:
+    return Actor(actor.user, job.params.get("channel", actor.channel))
+
+
+def prepare_import_step(job: Job, actor: Actor) -> None:
+    """Before a batch's transaction: open the run (counting the file's rows at the start)
+    and normalize the batch's rows."""
+    try:
+        _held_run(job, _import_actor(job, actor))[0].prepare()
+    except BaseException:
+        _close_run(job.pk)
+        raise
+
+
+@jobs.register(JOB_KIND, atomic=_is_written, prepare=prepare_import_step)
+def import_step(job: Job, actor: Actor):
+    """One batch of an import (a job step): returns the new cursor (rows read; None when the
+    file is done), the counts it adds, the rows done and the first problems."""
+    try:
+        return _step(job, _import_actor(job, actor))
+    except BaseException:
+        _close_run(job.pk)
+        raise
+
+
+def _step(job: Job, actor: Actor):
+    run, context = _held_run(job, actor)
+    batch = run.next_batch()
+    if not batch:
+        _close_run(job.pk)
+        return None, Counter(dict.fromkeys(OUTCOMES, 0)), 0, []
+    started = time.monotonic()
+    added, problems = _apply_with_retries(context, batch)
+    run.wrote(len(batch), time.monotonic() - started)
+    counts = Counter(dict.fromkeys(OUTCOMES, 0))
+    counts.update(added)
+    if not context.imp.dry_run:
+        run.written()
+    return run.position, counts, len(batch), problems
 
 
 def _first_step(job: Job, imp: Import) -> None:

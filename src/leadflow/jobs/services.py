@@ -5,31 +5,44 @@ where the last committed chunk ended."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from leadflow.core.actor import Actor
 from leadflow.jobs.models import Job, JobState
 
-STALE_AFTER = timedelta(minutes=2)
+# A running job whose heartbeat (each committed chunk) is older than this is taken over by the
+# sweep, which runs every minute: a killed job resumes within two minutes. Chunks commit within
+# seconds (imports adapt their batches to a fraction of a second).
+STALE_AFTER = timedelta(seconds=60)
+HEARTBEAT = timedelta(seconds=15)
 MAX_ERRORS = 1000
 
 # kind → step(job, actor) -> (new cursor | None, {count: n}, done in this chunk, [errors])
 Step = Callable[[Job, Actor], tuple[int | None, dict, int, list]]
 STEPS: dict[str, Step] = {}
-# Kinds whose steps run outside the chunk's transaction: they write files, not rows, and a
-# long step must not hold SQLite's write lock (the job row is still saved in a transaction).
-OUTSIDE_TRANSACTION: set[str] = set()
+# Whether a kind's step runs inside the chunk's transaction (with the job row's progress), by
+# job. Steps that write files, not rows, or only read (a dry run), run outside: on SQLite a
+# transaction holds the single write lock, and a long step must not keep other writers
+# waiting (the job row is still saved in a transaction of its own).
+ATOMIC: dict[str, Callable[[Job], bool]] = {}
+# kind → prepare(job, actor): work a chunk needs that writes nothing (reading a file,
+# normalizing rows), run before the chunk's transaction so the lock is held for the writes.
+PREPARE: dict[str, Callable[[Job, Actor], None]] = {}
 
 
-def register(kind: str, *, atomic: bool = True) -> Callable[[Step], Step]:
+def register(kind: str, *, atomic: bool | Callable[[Job], bool] = True,
+             prepare: Callable[[Job, Actor], None] | None = None) -> Callable[[Step], Step]:
     def wrap(step: Step) -> Step:
         STEPS[kind] = step
-        if not atomic:
-            OUTSIDE_TRANSACTION.add(kind)
+        ATOMIC[kind] = atomic if callable(atomic) else (lambda _job, value=atomic: value)
+        if prepare is not None:
+            PREPARE[kind] = prepare
         return step
 
     return wrap
@@ -67,10 +80,17 @@ def run_job(job_id: int, *, on_progress: Callable[[Job], None] | None = None) ->
         return None
     job = Job.objects.select_related("created_by").get(pk=job_id)
     actor = Actor(job.created_by, "job")
-    step = STEPS[job.kind]
-    outside = job.kind in OUTSIDE_TRANSACTION
+    step, prepare = STEPS[job.kind], PREPARE.get(job.kind)
+    outside = not ATOMIC[job.kind](job)
+    with _heartbeat(job.pk):
+        return _run_chunks(job, actor, step, prepare, outside, on_progress)
+
+
+def _run_chunks(job, actor, step, prepare, outside, on_progress) -> Job:
     while True:
         try:
+            if prepare is not None:
+                prepare(job, actor)
             if outside:
                 cursor, counts, done, errors = step(job, actor)
             with transaction.atomic():
@@ -95,6 +115,31 @@ def run_job(job_id: int, *, on_progress: Callable[[Job], None] | None = None) ->
             on_progress(job)
         if cursor is None:
             return job
+
+
+@contextmanager
+def _heartbeat(job_id: int):
+    """Beat the job's heartbeat every HEARTBEAT seconds from a thread of its own while this
+    process runs the job, so a long chunk (a big file written at the end of an export) is
+    never taken for a stalled job, and a killed process stops beating at once."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT.total_seconds()):
+                # A failed beat is tried again at the next; the chunks' own beats go on.
+                with suppress(DatabaseError):
+                    Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(
+                        heartbeat_at=timezone.now())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def resume_stalled_jobs() -> int:
