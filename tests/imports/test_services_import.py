@@ -276,3 +276,57 @@ def test_a_long_import_checkpoints_sqlite_every_few_batches(monkeypatch):
         assert len(checkpoints) == 3
     else:
         assert checkpoints == []
+
+
+def test_rows_are_normalized_before_each_batch_takes_the_write_lock(monkeypatch):
+    from django.db import connection
+
+    from leadflow.imports import services
+
+    depth = {}
+    real_normalize, real_apply = services.normalize_rows, services._apply
+
+    def normalizing(chunk, plan):
+        depth.setdefault("normalize", len(connection.atomic_blocks))
+        return real_normalize(chunk, plan)
+
+    def applying(ctx, batch):
+        depth.setdefault("apply", len(connection.atomic_blocks))
+        return real_apply(ctx, batch)
+
+    monkeypatch.setattr(services, "normalize_rows", normalizing)
+    monkeypatch.setattr(services, "_apply", applying)
+    project = make_project()
+
+    run(project, csv_bytes([HEADER] + [[f"P{i}", "X", f"p{i}@example.com", "", ""]
+                                       for i in range(5)]))
+
+    # The batch's own transaction and its retry savepoint: two levels below normalizing.
+    assert depth["apply"] == depth["normalize"] + 2
+
+
+def test_batches_on_sqlite_shrink_to_a_short_hold_of_the_write_lock(monkeypatch):
+    from django.db import connection
+
+    from leadflow.imports import services
+
+    monkeypatch.setattr(services, "BATCH", 40)
+    monkeypatch.setattr(services, "MIN_BATCH", 4)
+    monkeypatch.setattr(services, "SLICE", 1e-6)  # every batch takes "too long"
+    sizes, real_apply = [], services._apply
+
+    def applying(ctx, batch):
+        sizes.append(len(batch))
+        return real_apply(ctx, batch)
+
+    monkeypatch.setattr(services, "_apply", applying)
+    project = make_project()
+
+    imp = run(project, csv_bytes([HEADER] + [[f"P{i}", "X", f"p{i}@example.com", "", ""]
+                                            for i in range(60)]))
+
+    assert counts(imp) == {"created": 60}
+    if connection.vendor == "sqlite":
+        assert sizes[:4] == [4, 4, 4, 4]  # starts at a tenth of BATCH (here the minimum)
+    else:  # PostgreSQL's other writers wait only for rows they share
+        assert sizes == [40, 20]
