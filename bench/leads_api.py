@@ -400,7 +400,7 @@ class LeadGenerator:
         self.ascii = functools.lru_cache(maxsize=10_000)(
             lambda s: "".join(ch for ch in fold(s) if ch.isascii() and ch.isalnum())
         )
-        self.next_lead = self.next_key = self.next_word = 1
+        self.next_lead = self.next_key = self.next_word = self.next_block = 1
 
     @staticmethod
     def _us_area_codes() -> list[int]:
@@ -471,11 +471,14 @@ class LeadGenerator:
         return email
 
     def batches(self, size: int):
-        """Yields (leads, keys, words) lists of tuples in the loaders' column order."""
+        """Yields (leads, keys, words, blocks) lists of tuples in the loaders' column order.
+        Every lead is loaded as checked for possible duplicates, with its name blocks."""
+        from leadflow.intake.services.duplicates import name_blocks
+
         rng = self.rng
         step = YEAR / self.n
         start = END - YEAR
-        leads, keys, words = [], [], []
+        leads, keys, words, blocks = [], [], [], []
         for i in range(self.n):
             lead_id = self.next_lead
             self.next_lead += 1
@@ -540,11 +543,14 @@ class LeadGenerator:
             for word in sorted(self.words_of(name, company)):
                 words.append((self.next_word, lead_id, word))
                 self.next_word += 1
+            for block in name_blocks(name):
+                blocks.append((self.next_block, self.project_id, block, lead_id))
+                self.next_block += 1
             if len(leads) >= size:
-                yield leads, keys, words
-                leads, keys, words = [], [], []
+                yield leads, keys, words, blocks
+                leads, keys, words, blocks = [], [], [], []
         if leads:
-            yield leads, keys, words
+            yield leads, keys, words, blocks
 
 
 LEAD_COLUMNS = [
@@ -557,6 +563,7 @@ LEAD_COLUMNS = [
 ]
 KEY_COLUMNS = ["id", "scope", "kind", "value", "lead_id", "canonical"]
 WORD_COLUMNS = ["id", "lead_id", "word"]
+BLOCK_COLUMNS = ["id", "project_id", "block", "lead_id"]
 DATETIME_COLUMNS = [
     LEAD_COLUMNS.index(c) for c in
     ("claimed_until", "assigned_at", "next_call_at", "last_activity_at", "retired_at",
@@ -567,11 +574,11 @@ DATETIME_COLUMNS = [
 def check_columns() -> list[tuple[str, list[str]]]:
     """The loaders' column lists must be exactly the models' columns."""
     from leadflow.crm.models import Lead, LeadWord
-    from leadflow.intake.models import DuplicateKey
+    from leadflow.intake.models import DuplicateKey, NameBlock
 
     tables = []
     for model, columns in ((Lead, LEAD_COLUMNS), (DuplicateKey, KEY_COLUMNS),
-                           (LeadWord, WORD_COLUMNS)):
+                           (LeadWord, WORD_COLUMNS), (NameBlock, BLOCK_COLUMNS)):
         actual = sorted(f.column for f in model._meta.concrete_fields)
         if actual != sorted(columns):
             sys.exit(f"{model.__name__} columns changed: {actual}")
@@ -618,10 +625,11 @@ class SqliteLoader:
                 row[i] = str(row[i].replace(tzinfo=None))  # Django's SQLite form: naive UTC
         return row
 
-    def write(self, leads, keys, words) -> None:
+    def write(self, leads, keys, words, blocks) -> None:
         self.conn.executemany(self.inserts[0], map(self._lead_row, leads))
         self.conn.executemany(self.inserts[1], keys)
         self.conn.executemany(self.inserts[2], words)
+        self.conn.executemany(self.inserts[3], blocks)
 
     def finish(self) -> dict[str, float]:
         timings = {}
@@ -672,9 +680,10 @@ class PostgresLoader:
             cur.execute(f"DROP INDEX {name}")
         self.cur = cur
 
-    def write(self, leads, keys, words) -> None:
+    def write(self, leads, keys, words, blocks) -> None:
         with self.conn.transaction():
-            for (table, columns), rows in zip(self.tables, (leads, keys, words), strict=True):
+            for (table, columns), rows in zip(self.tables, (leads, keys, words, blocks),
+                                              strict=True):
                 with self.cur.copy(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN') as copy:
                     for row in rows:
                         copy.write_row(row)
@@ -713,8 +722,8 @@ def load(args, home: Path) -> dict:
         loader = PostgresLoader(tables)
     log(f"loading {args.leads:,} leads ({args.database}) …")
     written = 0
-    for leads, keys, words in generator.batches(BATCH):
-        loader.write(leads, keys, words)
+    for leads, keys, words, blocks in generator.batches(BATCH):
+        loader.write(leads, keys, words, blocks)
         written += len(leads)
         if written % 200_000 == 0 or written == args.leads:
             log(f"  {written:>9,} leads  {time.perf_counter() - started:6.0f} s")
@@ -727,6 +736,7 @@ def load(args, home: Path) -> dict:
         "seed": args.seed,
         "duplicate_keys": generator.next_key - 1,
         "lead_words": generator.next_word - 1,
+        "name_blocks": generator.next_block - 1,
         "rows_seconds": round(rows_seconds, 1),
         "indexes_seconds": round(timings["indexes"], 1),
         "analyze_seconds": round(timings["analyze"], 1),

@@ -1,6 +1,7 @@
 """The `leadflow` command: createuser, token, check, sweep, rebuild-keys (DESIGN §5)."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -270,3 +271,73 @@ def test_serve_runs_one_thread_per_worker_and_fewer_workers_on_sqlite(monkeypatc
     assert cli.default_workers("postgresql") == 8
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 1)
     assert cli.default_workers("sqlite") == 2
+
+
+def test_serve_and_worker_run_four_background_tasks_at_once_unless_told():
+    from leadflow import cli
+
+    parser = cli.build_parser()
+
+    assert parser.parse_args(["serve"]).jobs == 4
+    assert parser.parse_args(["worker", "--jobs", "8"]).jobs == 8
+    with pytest.raises(SystemExit) as refused:
+        parser.parse_args(["worker", "--jobs", "0"])
+    assert refused.value.code == 2
+
+
+def _consumers_of(pid: int) -> list[int]:
+    """`leadflow worker` children of process `pid`."""
+    import subprocess
+
+    found = []
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    for child in children.stdout.split():
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"worker" in cmdline:
+            found.append(int(child))
+    return found
+
+
+def _wait_for(condition, seconds: float):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "leadflow", "serve", "--port", str(port), "--workers", "1",
+         "--jobs", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        [first] = _wait_for(lambda: _consumers_of(server.pid), 30)
+        os.kill(first, signal.SIGKILL)
+
+        [second] = _wait_for(lambda: [p for p in _consumers_of(server.pid) if p != first], 15)
+
+        assert second != first and server.poll() is None
+    finally:
+        server.terminate()
+        _out, err = server.communicate(timeout=20)
+    assert b"the job consumer exited (-9); starting another" in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 
 def _setup() -> None:
@@ -44,15 +45,40 @@ def cmd_serve(args) -> int:
     if args.no_worker:
         os.execvp(sys.executable, argv)  # noqa: S606 - replaces this process
     # One job consumer beside the web workers, so a single command runs a complete install.
-    consumer = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "leadflow", "worker", "--jobs", str(args.jobs)])
-    # A TERM to this process (a service manager stopping it) must stop the consumer too.
+    # A TERM to this process (a service manager stopping it) must stop both.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server = subprocess.Popen(argv)  # noqa: S603
+    consumer = None
     try:
-        return subprocess.call(argv)  # noqa: S603
+        while server.poll() is None:
+            if consumer is None or consumer.poll() is not None:
+                if consumer is not None:  # killed or crashed: its jobs resume by the sweep
+                    print(f"leadflow: the job consumer exited ({consumer.returncode}); "
+                          "starting another", file=sys.stderr, flush=True)
+                consumer = _start_consumer(args.jobs)
+            time.sleep(CONSUMER_POLL)
+        return server.returncode
     finally:
-        consumer.terminate()
-        consumer.wait(timeout=10)
+        for process in (server, consumer):
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in (server, consumer):
+            if process is not None:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+# Seconds between two looks of `serve` at its job consumer (restarted when it has exited).
+CONSUMER_POLL = 1.0
+
+
+def _start_consumer(jobs: int):
+    import subprocess
+
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "leadflow", "worker", "--jobs", str(jobs)])
 
 
 def default_workers(vendor: str) -> int:
