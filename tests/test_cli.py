@@ -285,6 +285,13 @@ def test_serve_and_worker_run_four_background_tasks_at_once_unless_told():
     assert refused.value.code == 2
 
 
+def _children_of(pid: int) -> list[int]:
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(child) for child in out.split()]
+
+
 def _consumers_of(pid: int) -> list[int]:
     """`leadflow worker` children of process `pid`."""
     import subprocess
@@ -332,11 +339,15 @@ def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
          "--jobs", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         [first] = _wait_for(lambda: _consumers_of(server.pid), 30)
+        # Its scheduler and its worker: processes of their own, which must not outlive it.
+        children = _wait_for(lambda: _children_of(first) if len(_children_of(first)) == 2
+                             else None, 30)
         os.kill(first, signal.SIGKILL)
 
         [second] = _wait_for(lambda: [p for p in _consumers_of(server.pid) if p != first], 15)
 
         assert second != first and server.poll() is None
+        _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 10)
     finally:
         server.terminate()
         _out, err = server.communicate(timeout=20)

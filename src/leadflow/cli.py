@@ -91,11 +91,9 @@ def default_workers(vendor: str) -> int:
 
 def cmd_worker(args) -> int:
     _setup()
-    from django.core.management import call_command
+    from leadflow.jobs.consumer import run_consumer
 
-    # Threads: a task mostly waits on the database or a file, and one process keeps the
-    # scheduler (periodic sweeps) and every thread's work together.
-    call_command("run_huey", workers=args.jobs, worker_type="thread")
+    run_consumer(jobs=args.jobs)
     return 0
 
 

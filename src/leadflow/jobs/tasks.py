@@ -10,3 +10,4 @@ def run_job_task(job_id: int) -> None:
     from leadflow.jobs.services import run_job
 
     run_job(job_id)
+
