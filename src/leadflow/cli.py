@@ -1,5 +1,5 @@
-"""The `leadflow` command: serve, worker, migrate, check, createuser, token, import, export,
-demo, sweep, rebuild-keys.
+"""The `leadflow` command: serve, worker, migrate, check, createuser, token, unlock, import,
+export, demo, sweep, rebuild-keys.
 
 Errors print one line to stderr and exit 1; bad usage exits 2. Script output goes to stdout."""
 
@@ -150,6 +150,21 @@ def cmd_token(args) -> int:
     if user is None:
         return _fail(f"no active user {args.email}")
     print(services.issue_token(user, actor=Actor(None, "cli"), name="cli"))
+    return 0
+
+
+def cmd_unlock(args) -> int:
+    _setup()
+    from leadflow.accounts import services
+    from leadflow.accounts.models import User
+    from leadflow.core.actor import Actor
+
+    user = User.objects.filter(email__iexact=args.email.strip()).first()
+    if user is None:
+        return _fail(f"no user {args.email}")
+    forgotten = services.unlock_user(user, actor=Actor(None, "cli"))
+    print(f"{user.email} can sign in again ({forgotten} failed sign-in"
+          f"{'' if forgotten == 1 else 's'} forgotten).")
     return 0
 
 
@@ -378,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="print a new API token for a user")
     p.add_argument("email")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("unlock", help="lift a user's sign-in lockout after failed sign-ins")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_unlock)
 
     p = sub.add_parser("sweep", help="process stalled submissions and other time-based work")
     p.set_defaults(func=cmd_sweep)
