@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 
@@ -87,7 +88,15 @@ def cmd_check(args) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("check")
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("check")
+    except SystemCheckError as exc:
+        # Django lists each problem as "<object>: (<id>) <message>" among headings.
+        problems = [line.strip() for line in str(exc).splitlines()
+                    if re.search(r"\(\w+\.[EW]\d+\)", line)]
+        return _fail("; ".join(problems) or str(exc).strip())
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     from django.db.migrations.executor import MigrationExecutor

@@ -58,3 +58,12 @@ def test_an_ipv4_peer_seen_through_an_ipv6_socket_is_matched():
 def test_a_bad_trusted_proxies_entry_is_a_clear_configuration_error():
     with pytest.raises(ImproperlyConfigured, match="'proxy.example.com' is neither an IP"):
         client_address(request("10.0.0.1", "198.51.100.1"))
+
+
+@override_settings(TRUSTED_PROXIES=["10.0.0.0/33"])
+def test_the_system_check_names_a_bad_trusted_proxies_entry():
+    from leadflow.core.apps import check_trusted_proxies
+
+    assert [e.msg for e in check_trusted_proxies()] == [
+        "TRUSTED_PROXIES: '10.0.0.0/33' is neither an IP address nor a network such as "
+        "10.0.0.0/8."]
