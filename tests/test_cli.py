@@ -249,7 +249,8 @@ def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
 
     assert (code, err) == (0, "")
     assert out == ("submissions processed: 1, leads checked for duplicates: 1, "
-                   "rate counters forgotten: 0, claims lapsed: 0, offers lapsed: 0, "
+                   "rate counters forgotten: 0, throttle hits forgotten: 0, claims lapsed: 0, "
+                   "offers lapsed: 0, "
                    "leads retired: 0, jobs resumed: 0, export files removed: 0, "
                    "load counters fixed: 0\n")
     stalled.refresh_from_db()
@@ -258,7 +259,8 @@ def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
     code, out, _err = run(capsys, "sweep")
 
     assert (code, out) == (0, "submissions processed: 0, leads checked for duplicates: 0, "
-                              "rate counters forgotten: 0, claims lapsed: 0, offers lapsed: 0, "
+                              "rate counters forgotten: 0, throttle hits forgotten: 0, "
+                              "claims lapsed: 0, offers lapsed: 0, "
                               "leads retired: 0, jobs resumed: 0, export files removed: 0, "
                               "load counters fixed: 0\n")
 

@@ -86,9 +86,8 @@ def cmd_migrate(args) -> int:
 def cmd_check(args) -> int:
     _setup()
     from django.core.management import call_command
-    from django.db import connection
-
     from django.core.management.base import SystemCheckError
+    from django.db import connection
 
     try:
         call_command("check")

@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 
+from leadflow.accounts.models import ThrottleHit
 from leadflow.core.errors import NotFound, RateLimited
 from leadflow.crm.models import Lead
-from leadflow.accounts.models import ThrottleHit
 from leadflow.intake.models import Submission
 from leadflow.intake.services import buckets as bucket_services
 from leadflow.intake.services.webforms import get_form_source, submit_form
-from leadflow.sweeps import run_sweeps
 from leadflow.projects import services as project_services
+from leadflow.sweeps import run_sweeps
 from tests.factories import SYSTEM, make_bucket, make_project, source_named
 
 T0 = datetime.fromisoformat("2030-05-01T08:00:00+00:00")  # the start of a 10-minute window
