@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+import pytest
 import time_machine
 
 from leadflow.accounts import throttle
@@ -172,3 +173,13 @@ def test_the_sweep_forgets_attempts_older_than_every_window():
 
     assert forgotten == 1
     assert list(ThrottleHit.objects.values_list("key", flat=True)) == ["recent"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_attempts_never_take_more_places_than_the_limit():
+    from tests.test_concurrency import run_at_once
+
+    results = run_at_once(lambda index: throttle.attempt([("race", LIMIT)]).wait, 12)
+
+    assert sorted(r == 0 for r in results) == [False] * 7 + [True] * 5
+    assert ThrottleHit.objects.filter(key="race").count() == 5

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leadflow.accounts.models import ThrottleHit
@@ -120,18 +121,34 @@ def attempt(checks: list[tuple[str, Policy]]) -> Attempt:
     """Count one attempt under each (key, policy) of `checks`, or refuse it: a refused attempt
     leaves nothing behind and answers how many seconds to wait (the longest of its keys)."""
     now = timezone.now()
-    rows = ThrottleHit.objects.bulk_create([ThrottleHit(key=key, at=now) for key, _ in checks])
-    # SQLite (3.35+) and PostgreSQL both return the new ids from the one INSERT.
-    ids = {key: row.pk for (key, _), row in zip(checks, rows, strict=True)}
-    wait, counts = 0, {}
-    for key, policy in checks:
-        earlier = _earlier(key, policy, now, ids[key])
-        counts[key] = len(earlier) + 1
-        wait = max(wait, seconds_until(policy.until(earlier), now))
-    if wait:
-        ThrottleHit.objects.filter(pk__in=list(ids.values())).delete()
-        return Attempt(wait=wait)
+    with transaction.atomic():
+        _serialize([key for key, _ in checks])
+        rows = ThrottleHit.objects.bulk_create([ThrottleHit(key=key, at=now)
+                                                for key, _ in checks])
+        # SQLite (3.35+) and PostgreSQL both return the new ids from the one INSERT.
+        ids = {key: row.pk for (key, _), row in zip(checks, rows, strict=True)}
+        wait, counts = 0, {}
+        for key, policy in checks:
+            earlier = _earlier(key, policy, now, ids[key])
+            counts[key] = len(earlier) + 1
+            wait = max(wait, seconds_until(policy.until(earlier), now))
+        if wait:
+            ThrottleHit.objects.filter(pk__in=list(ids.values())).delete()
+            return Attempt(wait=wait)
     return Attempt(wait=0, ids=ids, counts=counts)
+
+
+def _serialize(keys: list[str]) -> None:
+    """Make concurrent attempts of the same keys take turns until the transaction ends.
+    SQLite's write transactions (IMMEDIATE) already do. On PostgreSQL, ids come from a sequence
+    before commit, so without a lock a later id could commit first and miss an earlier one;
+    an advisory lock per key (in sorted order, so two attempts never wait on each other) closes
+    that gap."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
 def waiting(key: str, policy: Policy) -> tuple[datetime | None, int]:
