@@ -120,9 +120,9 @@ def seconds_until(moment: datetime | None, now: datetime) -> int:
 def attempt(checks: list[tuple[str, Policy]]) -> Attempt:
     """Count one attempt under each (key, policy) of `checks`, or refuse it: a refused attempt
     leaves nothing behind and answers how many seconds to wait (the longest of its keys)."""
-    now = timezone.now()
     with transaction.atomic():
         _serialize([key for key, _ in checks])
+        now = timezone.now()  # read after the lock, so the ids' order is the times' order
         rows = ThrottleHit.objects.bulk_create([ThrottleHit(key=key, at=now)
                                                 for key, _ in checks])
         # SQLite (3.35+) and PostgreSQL both return the new ids from the one INSERT.
