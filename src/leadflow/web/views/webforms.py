@@ -59,7 +59,8 @@ def public_form(request, project_slug: str, source_id: int):
                 )
             except RateLimited as exc:
                 response = _unavailable(request, 429, "Too many submissions", exc.detail)
-                response["Retry-After"] = str(exc.retry_after)
+                if exc.retry_after:
+                    response["Retry-After"] = str(exc.retry_after)
                 return response
             if submission is not None and submission.status == SubmissionStatus.REJECTED:
                 _copy_submission_errors(form, submission.errors)
