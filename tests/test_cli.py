@@ -1,4 +1,4 @@
-"""The `leadflow` command: createuser, token, check, sweep, rebuild-keys (DESIGN §5)."""
+"""The `leadflow` command: createuser, token, check, unlock, sweep, rebuild-keys (DESIGN §5)."""
 
 from datetime import timedelta
 from pathlib import Path
@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from leadflow.accounts.models import Membership, User
+from leadflow.accounts.models import Membership, ThrottleHit, User
 from leadflow.accounts.services import authenticate_token
 from leadflow.cli import main
 from leadflow.crm.models import Lead
@@ -197,6 +197,39 @@ def test_check_fails_with_one_line_when_migrations_are_pending(capsys, monkeypat
     assert err == "leadflow: 2 migrations are not applied; run 'leadflow migrate'.\n"
 
 
+def test_check_fails_with_one_line_on_a_bad_trusted_proxies_entry(capsys, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.1", "proxy.example.com"]
+
+    code, _out, err = run(capsys, "check")
+
+    assert code == 1
+    assert err == ("leadflow: ?: (leadflow.E001) TRUSTED_PROXIES: 'proxy.example.com' is "
+                   "neither an IP address nor a network such as 10.0.0.0/8.\n")
+
+
+# --- unlock ------------------------------------------------------------------------------------
+
+
+def test_unlock_lifts_a_sign_in_lockout(capsys):
+    make_user(email="ann@example.com")
+    now = timezone.now()
+    ThrottleHit.objects.bulk_create(
+        ThrottleHit(key="sign-in:account:ann@example.com", at=now - timedelta(seconds=i))
+        for i in range(10))
+
+    code, out, _log = run(capsys, "unlock", "Ann@Example.com")
+
+    assert code == 0
+    assert out == "ann@example.com can sign in again (10 failed sign-ins forgotten).\n"
+    assert not ThrottleHit.objects.exists()
+
+
+def test_unlock_of_an_unknown_user_fails_with_one_line(capsys):
+    code, out, err = run(capsys, "unlock", "nobody@example.com")
+
+    assert (code, out, err) == (1, "", "leadflow: no user nobody@example.com\n")
+
+
 def test_no_command_is_bad_usage(capsys):
     with pytest.raises(SystemExit) as exc:
         main([])
@@ -217,7 +250,8 @@ def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
 
     assert (code, err) == (0, "")
     assert out == ("submissions processed: 1, leads checked for duplicates: 1, "
-                   "rate counters forgotten: 0, claims lapsed: 0, offers lapsed: 0, "
+                   "rate counters forgotten: 0, throttle hits forgotten: 0, claims lapsed: 0, "
+                   "offers lapsed: 0, "
                    "leads retired: 0, jobs resumed: 0, export files removed: 0, "
                    "load counters fixed: 0\n")
     stalled.refresh_from_db()
@@ -226,7 +260,8 @@ def test_sweep_processes_stalled_submissions_and_prints_the_counts(capsys):
     code, out, _err = run(capsys, "sweep")
 
     assert (code, out) == (0, "submissions processed: 0, leads checked for duplicates: 0, "
-                              "rate counters forgotten: 0, claims lapsed: 0, offers lapsed: 0, "
+                              "rate counters forgotten: 0, throttle hits forgotten: 0, "
+                              "claims lapsed: 0, offers lapsed: 0, "
                               "leads retired: 0, jobs resumed: 0, export files removed: 0, "
                               "load counters fixed: 0\n")
 

@@ -9,7 +9,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
 
 from leadflow.core.api import BearerAuth, SessionAuth
-from leadflow.core.errors import DomainError, ValidationFailed
+from leadflow.core.errors import DomainError, RateLimited, ValidationFailed
 
 api = NinjaAPI(
     title="Leadflow API",
@@ -74,8 +74,13 @@ def _domain_error(request, exc: DomainError):
     body = {"detail": exc.detail, "code": exc.code}
     if isinstance(exc, ValidationFailed):
         body["errors"] = [e.as_dict() for e in exc.errors]
+    elif isinstance(exc, RateLimited):
+        body["errors"] = []
     body.update({k: v for k, v in exc.extra.items() if k != "field"})
-    return api.create_response(request, body, status=exc.status)
+    response = api.create_response(request, body, status=exc.status)
+    if isinstance(exc, RateLimited) and exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(AuthenticationError)

@@ -1,5 +1,5 @@
-"""The `leadflow` command: serve, worker, migrate, check, createuser, token, import, export,
-demo, sweep, rebuild-keys.
+"""The `leadflow` command: serve, worker, migrate, check, createuser, token, unlock, import,
+export, demo, sweep, rebuild-keys.
 
 Errors print one line to stderr and exit 1; bad usage exits 2. Script output goes to stdout."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -112,9 +113,16 @@ def cmd_migrate(args) -> int:
 def cmd_check(args) -> int:
     _setup()
     from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
     from django.db import connection
 
-    call_command("check")
+    try:
+        call_command("check")
+    except SystemCheckError as exc:
+        # Django lists each problem as "<object>: (<id>) <message>" among headings.
+        problems = [line.strip() for line in str(exc).splitlines()
+                    if re.search(r"\(\w+\.[EW]\d+\)", line)]
+        return _fail("; ".join(problems) or str(exc).strip())
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     from django.db.migrations.executor import MigrationExecutor
@@ -177,6 +185,21 @@ def cmd_token(args) -> int:
     if user is None:
         return _fail(f"no active user {args.email}")
     print(services.issue_token(user, actor=Actor(None, "cli"), name="cli"))
+    return 0
+
+
+def cmd_unlock(args) -> int:
+    _setup()
+    from leadflow.accounts import services
+    from leadflow.accounts.models import User
+    from leadflow.core.actor import Actor
+
+    user = User.objects.filter(email__iexact=args.email.strip()).first()
+    if user is None:
+        return _fail(f"no user {args.email}")
+    forgotten = services.unlock_user(user, actor=Actor(None, "cli"))
+    print(f"{user.email} can sign in again ({forgotten} failed sign-in"
+          f"{'' if forgotten == 1 else 's'} forgotten).")
     return 0
 
 
@@ -424,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="print a new API token for a user")
     p.add_argument("email")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("unlock", help="lift a user's sign-in lockout after failed sign-ins")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_unlock)
 
     p = sub.add_parser("sweep", help="process stalled submissions and other time-based work")
     p.set_defaults(func=cmd_sweep)

@@ -5,6 +5,7 @@ REDIS_URL     default: Huey on SQLite at $LEADFLOW_HOME/huey.sqlite3
 SECRET_KEY    default: generated once into $LEADFLOW_HOME/secret_key
 DEBUG         off unless set to 1/true
 LEADFLOW_HOME default: ./var
+TRUSTED_PROXIES default: none (comma-separated addresses or networks of reverse proxies)
 """
 
 import os
@@ -191,3 +192,9 @@ def _huey():
 
 # djhuey runs tasks inline when given a dict with DEBUG on; an instance never does.
 HUEY = _huey()
+
+# Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks,
+# e.g. "127.0.0.1,10.0.0.0/8"); by default none, so the client is the connection's peer.
+TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()
+]

@@ -9,6 +9,7 @@ CHECK_BUDGET = 2.0
 
 
 def run_sweeps() -> dict[str, int]:
+    from leadflow.accounts.throttle import forget_old_hits
     from leadflow.core.db import optimize_database
     from leadflow.crm.services.retirement import retire_due
     from leadflow.exports.services import forget_old_exports
@@ -23,6 +24,7 @@ def run_sweeps() -> dict[str, int]:
         "submissions_processed": sweep_new_submissions(),
         "leads_checked_for_duplicates": check_now(budget=CHECK_BUDGET),
         "rate_counters_forgotten": forget_old_counters(),
+        "throttle_hits_forgotten": forget_old_hits(),
         "claims_lapsed": lapse_claims(),
         "offers_lapsed": lapse_offers(),
         "leads_retired": retire_due(),

@@ -25,7 +25,8 @@ from tests.factories import (
 
 T0 = datetime.fromisoformat("2030-05-01T08:00:00+00:00")
 NOTHING = {"submissions_processed": 0, "leads_checked_for_duplicates": 0,
-           "rate_counters_forgotten": 0, "claims_lapsed": 0, "offers_lapsed": 0,
+           "rate_counters_forgotten": 0, "throttle_hits_forgotten": 0,
+           "claims_lapsed": 0, "offers_lapsed": 0,
            "leads_retired": 0, "jobs_resumed": 0, "export_files_removed": 0}
 
 

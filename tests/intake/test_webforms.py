@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 
+from leadflow.accounts.models import ThrottleHit
 from leadflow.core.errors import NotFound, RateLimited
 from leadflow.crm.models import Lead
-from leadflow.intake.models import RateCounter, Submission
+from leadflow.intake.models import Submission
 from leadflow.intake.services import buckets as bucket_services
-from leadflow.intake.services.webforms import forget_old_counters, get_form_source, submit_form
+from leadflow.intake.services.webforms import get_form_source, submit_form
 from leadflow.projects import services as project_services
+from leadflow.sweeps import run_sweeps
 from tests.factories import SYSTEM, make_bucket, make_project, source_named
 
 T0 = datetime.fromisoformat("2030-05-01T08:00:00+00:00")  # the start of a 10-minute window
@@ -117,7 +119,7 @@ def test_a_filled_honeypot_stores_nothing():
     assert result is None
     assert not Submission.objects.exists()
     assert not Lead.objects.exists()
-    assert not RateCounter.objects.exists()
+    assert not ThrottleHit.objects.exists()
 
 
 def test_the_sixth_post_from_one_address_within_ten_minutes_is_refused():
@@ -136,33 +138,66 @@ def test_the_sixth_post_from_one_address_within_ten_minutes_is_refused():
     assert not Submission.objects.filter(email_key="p5@example.com").exists()
 
 
-def test_a_new_window_accepts_posts_again():
+def test_posts_pass_again_once_the_first_ones_are_ten_minutes_old():
     _project, website, _bucket = form_source()
     with time_machine.travel(T0, tick=False):
         for i in range(5):
             post(website, email=f"p{i}@example.com")
-        with pytest.raises(RateLimited):
+        with pytest.raises(RateLimited) as refused:
             post(website, email="late@example.com")
 
     with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
         again = post(website, email="late@example.com")
 
+    assert refused.value.retry_after == 600
+    assert refused.value.detail == "Too many submissions from your address. Try again in " \
+        "10 minutes."
     assert again.status == "processed"
     assert Submission.objects.count() == 6
 
 
-def test_old_rate_counters_are_forgotten():
+def test_five_posts_at_the_end_of_a_window_and_five_at_the_start_of_the_next_do_not_all_pass():
+    # The old fixed window started again at 08:10 and let all ten through.
+    _project, website, _bucket = form_source()
+    outcomes = []
+    for i, moment in enumerate([T0 + timedelta(minutes=9, seconds=55 + s) for s in range(5)]
+                               + [T0 + timedelta(minutes=10, seconds=s) for s in range(5)]):
+        with time_machine.travel(moment, tick=False):
+            try:
+                outcomes.append(post(website, email=f"p{i}@example.com").status)
+            except RateLimited as exc:
+                outcomes.append(f"wait {exc.retry_after}")
+
+    assert outcomes == ["processed"] * 5 + ["wait 595", "wait 594", "wait 593", "wait 592",
+                                            "wait 591"]
+    assert Submission.objects.count() == 5
+
+
+def test_the_limit_is_per_form_of_each_source():
+    project, website, bucket = form_source()
+    event = source_named(project, "Event")
+    project_services.update_source(event, actor=SYSTEM, form_enabled=True, form_bucket=bucket.pk)
+    with time_machine.travel(T0, tick=False):
+        for i in range(5):
+            post(website, email=f"p{i}@example.com")
+
+        other_form = post(event, email="q@example.com")
+
+    assert other_form.status == "processed"
+
+
+def test_the_sweep_forgets_the_forms_old_posts():
     _project, website, _bucket = form_source()
     with time_machine.travel(T0, tick=False):
         post(website)
-    with time_machine.travel(T0 + timedelta(hours=23), tick=False):
+    with time_machine.travel(T0 + timedelta(minutes=50), tick=False):
         post(website, address="198.51.100.2")
 
-    with time_machine.travel(T0 + timedelta(days=1, minutes=10), tick=False):
-        forgotten = forget_old_counters()
+    with time_machine.travel(T0 + timedelta(hours=1, minutes=1), tick=False):
+        forgotten = run_sweeps()["throttle_hits_forgotten"]
 
     assert forgotten == 1
-    assert list(RateCounter.objects.values_list("key", flat=True)) == [
+    assert list(ThrottleHit.objects.values_list("key", flat=True)) == [
         f"form:{website.pk}:198.51.100.2"]
 
 

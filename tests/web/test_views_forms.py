@@ -1,7 +1,7 @@
 """The public web-to-lead form and its settings on the source edit screen."""
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from leadflow.crm.models import Lead
@@ -130,7 +130,40 @@ def test_sixth_post_from_one_address_within_the_window_is_429(client):
     assert other_address.status_code == 302
     assert blocked.status_code == 429
     assert "Too many submissions" in blocked.content.decode()
+    assert "Try again in 10 minutes." in blocked.content.decode()
+    assert 595 <= int(blocked["Retry-After"]) <= 600
     assert Submission.objects.filter(bucket=bucket).count() == 6
+
+
+@override_settings(TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_visitors_behind_a_trusted_proxy_each_have_their_own_limit(client):
+    project, bucket, source, url = _form()
+
+    def through_proxy(visitor, i):
+        return client.post(url, {**PERSON, "email": f"p{i}@example.com", "phone": ""},
+                           REMOTE_ADDR="10.0.0.2",
+                           HTTP_X_FORWARDED_FOR=f"{visitor}, 10.0.0.1").status_code
+
+    first = [through_proxy("198.51.100.1", i) for i in range(6)]
+    second = [through_proxy("198.51.100.2", i) for i in range(6, 8)]
+
+    assert first == [302] * 5 + [429]
+    assert second == [302, 302]
+    assert sorted(Submission.objects.values_list("raw__form__address", flat=True)) == (
+        ["198.51.100.1"] * 5 + ["198.51.100.2"] * 2)
+
+
+def test_a_forwarded_for_header_from_an_untrusted_peer_does_not_dodge_the_limit(client):
+    project, bucket, source, url = _form()
+
+    statuses = [
+        client.post(url, {**PERSON, "email": f"p{i}@example.com", "phone": ""},
+                    REMOTE_ADDR="203.0.113.7",
+                    HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
+        for i in range(6)
+    ]
+
+    assert statuses == [302] * 5 + [429]
 
 
 @pytest.mark.parametrize("state", ["form_off", "no_bucket", "bucket_inactive", "wrong_project"])

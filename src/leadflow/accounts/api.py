@@ -106,6 +106,17 @@ def update_user(request, user_id: int, payload: UserPatch):
     return user_out(services.update_user(user, actor=actor, **payload.dict(exclude_unset=True)))
 
 
+@router.post("/users/{user_id}/unlock", response=responses(200, UserOut, 401, 403, 404),
+             auth=ADMINS)
+def unlock_user(request, user_id: DbId):
+    """Lift a sign-in lockout or delay of the user at once (admins): their failed sign-ins
+    are forgotten."""
+    actor = actor_of(request)
+    user = _user_for(actor, user_id)
+    services.unlock_user(user, actor=actor)
+    return user_out(user)
+
+
 # --- notifications (the caller's own) ----------------------------------------------------------
 
 NOTIFICATION_ORDER = Ordering("created_at", True, kind="datetime")

@@ -159,3 +159,19 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.user_id}"
+
+
+class ThrottleHit(models.Model):
+    """One counted attempt of a throttle key (a failed sign-in of an account or from an
+    address, a wrong API credential from an address, a web form post): a sliding log, read
+    over the key's window through the (key, at) index. Kept in the database so that every web
+    process and host shares it; the sweep forgets rows older than any window."""
+
+    key = models.CharField(max_length=320)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"], name="throttlehit_key_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.at}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 
+from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from leadflow.accounts import access
+from leadflow.accounts import access, throttle
 from leadflow.accounts.models import (
     ROLE_DEFAULT_GRANTS,
     ApiToken,
@@ -26,11 +28,16 @@ from leadflow.core.errors import (
     ErrorCollector,
     NotFound,
     PermissionDenied,
+    RateLimited,
+    Unauthenticated,
     ValidationFailed,
 )
 from leadflow.core.normalize import InvalidValue, normalize_email
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+# Sign-in lockouts and unlocks go to this log (there is no timeline of users).
+security_log = logging.getLogger("leadflow.security")
 
 
 def create_user(
@@ -152,6 +159,104 @@ def authenticate_token(raw: str) -> User | None:
         # At most one write a minute per token, not one per request.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# --- sign-in and credential throttles ---------------------------------------------------------
+
+
+def _too_many(wait: int) -> RateLimited:
+    return RateLimited(f"Too many failed sign-ins. Try again in {throttle.in_words(wait)}.",
+                       retry_after=wait)
+
+
+def sign_in(email: str, password: str, *, address: str) -> User:
+    """Check an e-mail and password from the client at `address`; returns the user.
+
+    Rules: failed sign-ins are counted per account (the e-mail, whether or not such a user
+    exists) and per client address, over the last hour. An account's first 5 failures pass;
+    after that each attempt waits 2, 4, 8, 16 seconds after the previous failure, and from 10
+    failures the account is locked for 15 minutes after the last one. An address's first 90
+    failures (any accounts) pass; the 91st waits 2 seconds, then the delay doubles, up to 15
+    minutes. A waiting attempt is refused without checking the password, with the same message
+    whether or not the account exists. A successful sign-in clears the account's failures (the
+    address keeps its own). When a failure locks an existing account, its owner gets an in-app
+    notification (`sign_in_locked`) saying until when, and the lockout is logged on
+    `leadflow.security`.
+
+    Errors: RateLimited (with `retry_after` seconds), Unauthenticated (wrong e-mail or
+    password, or an inactive user)."""
+    account_key = throttle.sign_in_account_key(email)
+    address_key = throttle.sign_in_address_key(address)
+    attempt = throttle.attempt([(account_key, throttle.SIGN_IN_ACCOUNT),
+                                (address_key, throttle.SIGN_IN_ADDRESS)])
+    if attempt.wait:
+        raise _too_many(attempt.wait)
+    user = authenticate(None, username=email, password=password)
+    if user is not None and user.is_active:
+        throttle.clear(account_key)
+        throttle.forgive([attempt.ids[address_key]])
+        return user
+    failures = attempt.counts[account_key]
+    if throttle.SIGN_IN_ACCOUNT.locks(failures):
+        _lock_out(email, failures, address)
+    raise Unauthenticated("Wrong e-mail or password.", code="invalid_login")
+
+
+def _lock_out(email: str, failures: int, address: str) -> None:
+    until = timezone.now() + throttle.SIGN_IN_ACCOUNT.lockout
+    owner = User.objects.filter(email=email.strip().lower()).first()
+    security_log.warning(
+        "Sign-in to %s locked until %s after %d failed attempts in an hour (last from %s).",
+        email.strip().lower(), until.isoformat(timespec="seconds"), failures, address,
+    )
+    if owner is not None:
+        notify([owner.pk], "sign_in_locked",
+               f"Someone tried to sign in to your account with a wrong password {failures} "
+               f"times in the last hour, so signing in is locked until {local_time(until)}. "
+               "If it was not you, tell an admin.")
+
+
+def local_time(moment: datetime) -> str:
+    """'14:05 on 7 December (UTC)': a time as people of this install read it."""
+    local = timezone.localtime(moment)
+    return f"{local:%H:%M} on {local.day} {local:%B} ({local.tzname()})"
+
+
+def sign_in_locked_until(user: User) -> tuple[datetime | None, int]:
+    """Until when `user`'s sign-ins wait (None: they do not) and how many failed sign-ins
+    count against the account now."""
+    return throttle.waiting(throttle.sign_in_account_key(user.email), throttle.SIGN_IN_ACCOUNT)
+
+
+def sign_in_locked_emails() -> dict[str, datetime]:
+    """The e-mails whose sign-ins wait now, with until when (one query over the last hour's
+    failed sign-ins, for the users screen)."""
+    return throttle.waiting_keys(throttle.SIGN_IN_ACCOUNT_PREFIX, throttle.SIGN_IN_ACCOUNT)
+
+
+def unlock_user(user: User, *, actor: Actor) -> int:
+    """Forget `user`'s failed sign-ins, which lifts a lockout or delay of the account at once
+    (admins). Failures counted against a client address stay. Returns how many failures were
+    forgotten; logged on `leadflow.security`. Errors: PermissionDenied."""
+    access.require_admin(actor)
+    forgotten = throttle.clear(throttle.sign_in_account_key(user.email))
+    by = actor.user.email if actor.user is not None else f"the {actor.channel}"
+    security_log.warning("Sign-in to %s unlocked by %s (%d failed attempts forgotten).",
+                         user.email, by, forgotten)
+    return forgotten
+
+
+def count_wrong_credential(address: str) -> None:
+    """Count a wrong bearer token or bucket key from the client at `address`. More than 20 in
+    a minute (sliding) from one address: RateLimited, with `retry_after` seconds until the
+    oldest counted one leaves the minute; refused ones are not counted. Callers call this only
+    once the credential failed: a correct one is never slowed by others' mistakes."""
+    attempt = throttle.attempt([(throttle.wrong_credential_key(address),
+                                 throttle.WRONG_CREDENTIAL)])
+    if attempt.wait:
+        raise RateLimited("Too many requests with a wrong API token or key from your address. "
+                          f"Try again in {throttle.in_words(attempt.wait)}.",
+                          retry_after=attempt.wait)
 
 
 # --- notifications ------------------------------------------------------------------------

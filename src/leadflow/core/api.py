@@ -10,8 +10,9 @@ from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import Field
 
 from leadflow.accounts.access import can_configure
-from leadflow.accounts.services import authenticate_token
+from leadflow.accounts.services import authenticate_token, count_wrong_credential
 from leadflow.core.actor import Actor
+from leadflow.core.clientaddress import client_address
 from leadflow.core.errors import PermissionDenied
 
 Gate = Callable[[object], None]
@@ -22,7 +23,8 @@ DbId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 class BearerAuth(HttpBearer):
     """`Authorization: Bearer <token>`; an optional gate refuses the user before the body
-    is read."""
+    is read. A wrong token is counted against the client's address: beyond the budget the
+    answer is 429 with Retry-After instead of 401 (a correct token is never refused)."""
 
     def __init__(self, gate: Gate | None = None):
         super().__init__()
@@ -34,6 +36,8 @@ class BearerAuth(HttpBearer):
             request.channel = "api"
             if self.gate is not None:
                 self.gate(user)
+        elif token:
+            count_wrong_credential(client_address(request))
         return user
 
 

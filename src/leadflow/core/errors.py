@@ -87,10 +87,15 @@ class Unauthenticated(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many requests from one address. HTTP 429."""
+    """Too many requests (from one address, or for one account). HTTP 429; `retry_after` is
+    the number of seconds to wait (the Retry-After header)."""
 
     code = "rate_limited"
     status = 429
+
+    def __init__(self, detail: str, *, retry_after: int | None = None, code: str | None = None):
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after
 
 
 class TooLarge(DomainError):

@@ -12,7 +12,9 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
+from leadflow.accounts.services import count_wrong_credential
 from leadflow.core.api import CONFIGURERS, DbId, actor_of, responses
+from leadflow.core.clientaddress import client_address
 from leadflow.core.errors import (
     NotFound,
     PermissionDenied,
@@ -156,9 +158,14 @@ def bucket_out(b: Bucket) -> dict:
 
 
 def _bucket_of(request, bucket_id: int) -> Bucket:
-    """The authenticated, active bucket: 401/403 come before anything about the body."""
-    bucket = bucket_services.authenticate_bucket(bucket_id, request.headers.get("X-Api-Key"))
+    """The authenticated, active bucket: 401/403 (or 429 after too many wrong keys from the
+    client's address) come before anything about the body. Only a failure touches the
+    throttle: a correct key costs nothing more."""
+    raw_key = request.headers.get("X-Api-Key")
+    bucket = bucket_services.authenticate_bucket(bucket_id, raw_key)
     if bucket is None:
+        if raw_key:
+            count_wrong_credential(client_address(request))
         raise Unauthenticated("A valid X-Api-Key for this bucket is required.")
     if not bucket.active:
         raise PermissionDenied("This bucket is not active; nothing was stored.", code="inactive")

@@ -6,10 +6,14 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.urls import reverse
 from django.utils import timezone
 
+from leadflow.accounts import services as account_services
 from leadflow.accounts.models import Role, User
+from leadflow.core.clientaddress import client_address
+from leadflow.core.errors import RateLimited, Unauthenticated
 from leadflow.crm.contact import LeadInput
 from leadflow.crm.filters import ORDERINGS, LeadFilters
 from leadflow.intake.filters import SUBMISSION_ORDERINGS, SubmissionFilters
@@ -752,3 +756,26 @@ class PublicLeadForm(forms.Form):
         """The form's values, custom fields under their own names."""
         return {key.removeprefix(CUSTOM_PREFIX): (value or "").strip()
                 for key, value in self.cleaned_data.items()}
+
+
+class SignInForm(AuthenticationForm):
+    """The login form, checked through the sign-in service: failed sign-ins are counted per
+    account and per client address, and a waiting attempt is refused without checking the
+    password (`retry_after` then holds the seconds to wait)."""
+
+    retry_after: int | None = None
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is not None and password:
+            try:
+                self.user_cache = account_services.sign_in(
+                    email, password, address=client_address(self.request))
+            except RateLimited as exc:
+                self.retry_after = exc.retry_after
+                raise forms.ValidationError(exc.detail, code="throttled") from None
+            except Unauthenticated:
+                raise self.get_invalid_login_error() from None
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data

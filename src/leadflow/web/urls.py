@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 
 from leadflow.web.views import (
     activities,
+    auth,
     buckets,
     clients,
     config,
@@ -163,6 +164,7 @@ config_patterns = [
     path("system/", config.system_settings, name="system"),
     path("users/", config.user_list, name="users"),
     path("users/<int:user_id>/", config.user_edit, name="user_edit"),
+    path("users/<int:user_id>/unlock/", config.user_unlock, name="user_unlock"),
 ]
 
 tags_patterns = [
@@ -187,11 +189,7 @@ pipeline_patterns = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="crm:lead_list"), name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("leads/", include((crm_patterns, "crm"))),
     path("settings/", include((config_patterns, "config"))),

@@ -409,7 +409,10 @@ def user_list(request, actor):
             is_admin=data["is_admin"],
         ), f"User {data['email']} created."):
             return redirect("config:users")
-    users = User.objects.prefetch_related("memberships__project").order_by("email")
+    users = list(User.objects.prefetch_related("memberships__project").order_by("email"))
+    locked = account_services.sign_in_locked_emails()
+    for person in users:
+        person.sign_in_locked_until = locked.get(person.email)
     return render(request, "config/users.html", {"users": users, "form": form})
 
 
@@ -428,4 +431,20 @@ def user_edit(request, actor, user_id: int):
             is_active=data["is_active"], password=data["password"] or None,
         ), "User saved."):
             return redirect("config:users")
-    return render(request, "config/user_edit.html", {"edited": user, "form": form})
+    locked_until, failures = account_services.sign_in_locked_until(user)
+    return render(request, "config/user_edit.html", {
+        "edited": user, "form": form, "locked_until": locked_until, "failures": failures,
+    })
+
+
+@require_POST
+@ui_view
+def user_unlock(request, actor, user_id: int):
+    """An admin lifts a user's sign-in lockout (their failed sign-ins are forgotten)."""
+    require_admin(actor)
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("User not found.")
+    account_services.unlock_user(user, actor=actor)
+    messages.success(request, f"{user.label} can sign in again.")
+    return redirect("config:user_edit", user.pk)

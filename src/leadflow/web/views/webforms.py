@@ -11,6 +11,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leadflow.core.clientaddress import client_address
 from leadflow.core.errors import NotFound, RateLimited
 from leadflow.intake.models import SubmissionStatus
 from leadflow.intake.services import webforms
@@ -54,10 +55,13 @@ def public_form(request, project_slug: str, source_id: int):
         if form.is_valid():
             try:
                 submission = webforms.submit_form(
-                    source, form.fields_for_submission(), address=request.META["REMOTE_ADDR"]
+                    source, form.fields_for_submission(), address=client_address(request)
                 )
             except RateLimited as exc:
-                return _unavailable(request, 429, "Too many submissions", exc.detail)
+                response = _unavailable(request, 429, "Too many submissions", exc.detail)
+                if exc.retry_after:
+                    response["Retry-After"] = str(exc.retry_after)
+                return response
             if submission is not None and submission.status == SubmissionStatus.REJECTED:
                 _copy_submission_errors(form, submission.errors)
             else:
