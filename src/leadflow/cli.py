@@ -1,5 +1,5 @@
 """The `leadflow` command: serve, worker, migrate, check, createuser, token, import, export,
-demo, sweep, rebuild-keys.
+demo, sweep, rebuild-keys, backup, restore, erase-person, export-person.
 
 Errors print one line to stderr and exit 1; bad usage exits 2. Script output goes to stdout."""
 
@@ -338,6 +338,62 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _size(size: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""
+
+
+def cmd_backup(args) -> int:
+    _setup()
+    from leadflow.privacy.backup import BackupError, backup_database
+
+    try:
+        result = backup_database(args.file)
+    except BackupError as exc:
+        return _fail(str(exc))
+    print(f"Backed up {result.leads:,} leads to {args.file} ({_size(result.size)}).")
+    return 0
+
+
+def _confirmed(question: str) -> bool | None:
+    """The operator's answer on a terminal; None without a terminal."""
+    if not sys.stdin.isatty():
+        return None
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_restore(args) -> int:
+    _setup()
+    from django.db import connection
+
+    from leadflow.privacy.backup import BackupError, check_restorable, restore_database
+
+    try:
+        manifest = check_restorable(args.file)
+    except BackupError as exc:
+        return _fail(str(exc))
+    if not args.yes:
+        where = connection.settings_dict["NAME"]
+        answer = _confirmed(f"Replace everything in database {where} with the backup of "
+                            f"{manifest.created_at} ({manifest.leads:,} leads)?")
+        if answer is None:
+            print("leadflow: restore replaces the whole database; pass --yes to confirm",
+                  file=sys.stderr)
+            return 2
+        if not answer:
+            return _fail("restore cancelled; nothing changed")
+    try:
+        restore_database(args.file)
+    except BackupError as exc:
+        return _fail(str(exc))
+    print(f"Restored {args.file}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadflow", description="Leadflow lead management.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -423,6 +479,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leads", type=int, default=300)
     p.add_argument("--if-empty", action="store_true", help="only when the database has no users")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("backup", help="write a consistent backup of the database (the server "
+                       "may keep running)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the database with a backup (stop the server "
+                       "first)")
+    p.add_argument("file")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_restore)
     return parser
 
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "leadflow.exports",
     "leadflow.imports",
     "leadflow.timeline",
+    "leadflow.privacy",
     "leadflow.web",
 ]
 
