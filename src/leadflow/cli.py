@@ -394,6 +394,93 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def _person_arguments(args):
+    """(project, email, phone) of erase-person and export-person; an identifier with an @ is
+    an e-mail address, anything else a phone number."""
+    from leadflow.projects.models import Project
+
+    project = Project.objects.filter(slug=args.project).first()
+    if project is None:
+        raise LookupError(f"no project with slug '{args.project}'")
+    value = args.person.strip()
+    return (project, value, None) if "@" in value else (project, None, value)
+
+
+def _domain_message(exc) -> str:
+    errors = getattr(exc, "errors", None)
+    return "; ".join(e.message for e in errors) if errors else exc.detail
+
+
+def cmd_erase_person(args) -> int:
+    _setup()
+    from leadflow.core.actor import Actor
+    from leadflow.core.errors import DomainError
+    from leadflow.privacy import services
+
+    actor = Actor(None, "cli")
+    try:
+        project, email, phone = _person_arguments(args)
+        person = services.find_person(project, actor=actor, email=email, phone=phone)
+        if person.found and not args.yes:
+            names = ", ".join(person.leads().values_list("name", flat=True)[:10]) or "none"
+            answer = _confirmed(
+                f"Erase for good {len(person.lead_ids)} leads ({names}), "
+                f"{len(person.client_ids)} clients and {len(person.submission_ids)} "
+                f"submissions of {person.given} in project {project.slug}?")
+            if answer is None:
+                print("leadflow: erasing cannot be undone; pass --yes to confirm",
+                      file=sys.stderr)
+                return 2
+            if not answer:
+                return _fail("erasure cancelled; nothing changed")
+        result = services.erase_person(project, actor=actor, email=email, phone=phone)
+    except LookupError as exc:
+        return _fail(str(exc))
+    except DomainError as exc:
+        return _fail(_domain_message(exc))
+    if result.erasure is None:
+        print(f"No data held about {result.person.given} in project {project.slug}; "
+              "nothing erased.")
+        return 0
+    print(f"Erased {services.describe_counts(result.counts)} of {result.person.given} in "
+          f"project {project.slug}.")
+    return 0
+
+
+def cmd_export_person(args) -> int:
+    _setup()
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from leadflow.core.actor import Actor
+    from leadflow.core.errors import DomainError
+    from leadflow.privacy import services
+
+    try:
+        project, email, phone = _person_arguments(args)
+        data = services.export_person(project, actor=Actor(None, "cli"), email=email,
+                                      phone=phone)
+    except LookupError as exc:
+        return _fail(str(exc))
+    except DomainError as exc:
+        return _fail(_domain_message(exc))
+    text = json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False) + "\n"
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    counts = {"leads": len(data["leads"]), "clients": len(data["clients"]),
+              "submissions": len(data["submissions"])}
+    print(f"Exported {services.describe_counts(counts)} of {args.person.strip()} to "
+          f"{args.output}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadflow", description="Leadflow lead management.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -490,6 +577,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("erase-person", help="erase everything held about one person in a "
+                       "project (leaves an audit record without personal data)")
+    p.add_argument("person", metavar="EMAIL|PHONE")
+    p.add_argument("--project", required=True, metavar="SLUG")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_erase_person)
+
+    p = sub.add_parser("export-person", help="everything held about one person in a project, "
+                       "as JSON")
+    p.add_argument("person", metavar="EMAIL|PHONE")
+    p.add_argument("--project", required=True, metavar="SLUG")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_export_person)
     return parser
 
 
