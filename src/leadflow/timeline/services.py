@@ -16,8 +16,10 @@ from leadflow.core.actor import Actor
 from leadflow.core.db import copy_rows, copy_text, insert_rows, insert_tuples
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
-# Fields that carry personal data and are blanked when a lead is deleted.
-PERSONAL_FIELDS = ("name", "email", "phones", "company", "custom", "phone")
+# Fields that carry personal data and are blanked when a lead is deleted: contact values, the
+# keys a duplicate registration matched on (e-mail, phones) and the client's name on conversion.
+PERSONAL_FIELDS = ("name", "email", "phones", "company", "custom", "phone", "matched",
+                   "client_name")
 
 
 def _values(
