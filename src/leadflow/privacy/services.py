@@ -6,7 +6,7 @@ leads merged into those (and the survivors they were merged into), the clients t
 belong to and every lead of those clients, and the submissions that created or duplicated any
 of those leads or arrived with the same e-mail address.
 
-Only admins (and the operator's command line, a system actor) may export or erase: both reach
+Only admins (and the operator's command line) may export or erase: both reach
 every lead of a project, whoever owns it, and erasure cannot be undone (DESIGN §2: admins own
 system matters; a manager can still delete single leads)."""
 
@@ -21,13 +21,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from leadflow.accounts.access import require_admin
 from leadflow.accounts.models import Notification
 from leadflow.activities.models import Activity
 from leadflow.activities.selectors import activity_out
 from leadflow.clients.models import Client
 from leadflow.clients.selectors import client_out
 from leadflow.core.actor import Actor
-from leadflow.core.errors import NotFound, PermissionDenied, ValidationFailed
+from leadflow.core.errors import NotFound, ValidationFailed
 from leadflow.core.normalize import InvalidValue, email_key, normalize_email, normalize_phone
 from leadflow.crm import services as crm_services
 from leadflow.crm.models import Lead
@@ -80,11 +81,6 @@ class ErasureResult:
     erasure: Erasure | None  # None when nothing was held
 
 
-def _require_admin(actor: Actor) -> None:
-    if actor.user is not None and not actor.user.is_admin:
-        raise PermissionDenied("Only an admin may export or erase a person's data.")
-
-
 def _identify(project: Project, email: str | None, phone: str | None) -> tuple[str, str, str]:
     """(kind, normalized value, duplicate-key value) of the identifier given."""
     email, phone = (email or "").strip(), (phone or "").strip()
@@ -111,7 +107,7 @@ def find_person(project: Project, *, actor: Actor, email: str | None = None,
     """Everything held about the person with this e-mail or phone in `project` (ids), as the
     module docstring says. Reads only. Errors: PermissionDenied (not an admin),
     ValidationFailed (`one_identifier`: none or both given; `invalid_email`/`invalid_phone`)."""
-    _require_admin(actor)
+    require_admin(actor)
     kind, value, key = _identify(project, email, phone)
     person = Person(project, kind, value, (email or phone or "").strip())
     scope = scope_for(project.pk, SystemSettings.load())
