@@ -423,10 +423,11 @@ def cmd_erase_person(args) -> int:
         person = services.find_person(project, actor=actor, email=email, phone=phone)
         if person.found and not args.yes:
             names = ", ".join(person.leads().values_list("name", flat=True)[:10]) or "none"
-            answer = _confirmed(
-                f"Erase for good {len(person.lead_ids)} leads ({names}), "
-                f"{len(person.client_ids)} clients and {len(person.submission_ids)} "
-                f"submissions of {person.given} in project {project.slug}?")
+            held = services.describe_counts({"leads": len(person.lead_ids),
+                                             "clients": len(person.client_ids),
+                                             "submissions": len(person.submission_ids)})
+            answer = _confirmed(f"Erase for good {held} of {person.given} in project "
+                                f"{project.slug} (leads: {names})?")
             if answer is None:
                 print("leadflow: erasing cannot be undone; pass --yes to confirm",
                       file=sys.stderr)
