@@ -149,6 +149,11 @@ def postgresql_command(tool: str, alias: str) -> tuple[list[str], dict]:
     env = dict(os.environ)
     if settings.get("PASSWORD"):
         env["PGPASSWORD"] = str(settings["PASSWORD"])
+    options = settings.get("OPTIONS") or {}
+    for option, variable in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT"),
+                             ("sslcert", "PGSSLCERT"), ("sslkey", "PGSSLKEY")):
+        if options.get(option):
+            env[variable] = str(options[option])
     return argv, env
 
 
