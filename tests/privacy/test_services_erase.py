@@ -16,7 +16,7 @@ from leadflow.intake.models import DuplicateKey, PossibleDuplicate, Submission
 from leadflow.privacy.models import Erasure
 from leadflow.privacy.services import erase_person, export_person, reference_of
 from leadflow.timeline.models import TimelineEvent, TimelineKind
-from tests.factories import SYSTEM, make_lead, make_project
+from tests.factories import SYSTEM, make_lead, make_project, submit
 from tests.privacy.people import EMAIL, PHONE, TRACES, AnnsWorld
 
 
@@ -81,15 +81,20 @@ def test_erasing_removes_every_trace_of_the_person_and_keeps_an_audit_record():
 
 def test_erasing_by_phone_finds_the_leads_holding_that_phone():
     world = AnnsWorld()
+    bucket = world.lead.bucket
+    phone_only = submit(bucket, {"name": "A. Lee", "email": "not-an-address",
+                                 "phone": "+1 212 555 0100"})
+    assert phone_only.status == "rejected"
 
     result = erase_person(world.project, actor=SYSTEM, phone="212-555-0100")
 
     # The kept-both lead shares her e-mail, not this phone: a phone names whoever holds it,
     # and is not followed to other identifiers (a shared phone would sweep in others).
     assert (result.counts["leads"], result.counts["clients"], result.counts["submissions"]) \
-        == (2, 1, 2)
+        == (2, 1, 3)
     assert sorted(Lead.objects.values_list("pk", flat=True)) == [world.kept_both.pk,
                                                                  world.bob.pk]
+    assert Submission.objects.get(pk=phone_only.pk).raw == {}
     assert Erasure.objects.get().reference == reference_of(world.project, "phone", PHONE)
 
 

@@ -4,7 +4,8 @@ A person is named by an e-mail address or a phone number and found through the d
 (DESIGN §2 "Identity and duplicates"), canonical or not, within the project: their leads, the
 leads merged into those (and the survivors they were merged into), the clients those leads
 belong to and every lead of those clients, and the submissions that created or duplicated any
-of those leads or arrived with the same e-mail address.
+of those leads or arrived with the same e-mail address (or, for a phone, a submission that made
+no lead and carried that phone).
 
 Only admins (and the operator's command line) may export or erase: both reach
 every lead of a project, whoever owns it, and erasure cannot be undone (DESIGN §2: admins own
@@ -142,9 +143,30 @@ def find_person(project: Project, *, actor: Actor, email: str | None = None,
         submissions |= Q(project=project, email_key=folded)
     person.lead_ids = sorted(leads)
     person.client_ids = sorted(clients)
-    person.submission_ids = sorted(Submission.objects.filter(submissions)
-                                   .values_list("pk", flat=True))
+    found = set(Submission.objects.filter(submissions).values_list("pk", flat=True))
+    if kind == IdentifierKind.PHONE:
+        found |= _unlinked_submissions_with_phone(project, value)
+    person.submission_ids = sorted(found)
     return person
+
+
+def _unlinked_submissions_with_phone(project: Project, phone: str) -> set[int]:
+    """Submissions of the project that made no lead and matched none (rejected, or not yet
+    processed) whose phones, as read, are this one. They have no key to look up by: each is
+    read and its phones normalized (an admin's rare request; rejected submissions are few)."""
+    found = set()
+    unlinked = Submission.objects.filter(project=project, lead__isnull=True,
+                                         duplicate_of__isnull=True)
+    for pk, normalized in unlinked.values_list("pk", "normalized").iterator():
+        phones = (normalized or {}).get("phones") if isinstance(normalized, dict) else None
+        for raw in phones if isinstance(phones, list) else []:
+            try:
+                if normalize_phone(str(raw), project.default_region) == phone:
+                    found.add(pk)
+                    break
+            except InvalidValue:
+                continue
+    return found
 
 
 def reference_of(project: Project, kind: str, value: str) -> str:
