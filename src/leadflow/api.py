@@ -111,6 +111,7 @@ def _routers() -> None:
     from leadflow.intake.api import router as intake_router
     from leadflow.jobs.api import router as jobs_router
     from leadflow.lists.api import router as lists_router
+    from leadflow.privacy.api import router as privacy_router
     from leadflow.projects.api import router as projects_router
     from leadflow.routing.api import router as routing_router
     from leadflow.tags.api import router as tags_router
@@ -129,6 +130,7 @@ def _routers() -> None:
     api.add_router("/", lists_router)
     api.add_router("/", exports_router)
     api.add_router("/", imports_router)
+    api.add_router("/", privacy_router)
 
 
 _routers()

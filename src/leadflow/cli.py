@@ -1,5 +1,5 @@
 """The `leadflow` command: serve, worker, migrate, check, createuser, token, unlock, import,
-export, demo, sweep, rebuild-keys.
+export, demo, sweep, rebuild-keys, backup, restore, erase-person, export-person.
 
 Errors print one line to stderr and exit 1; bad usage exits 2. Script output goes to stdout."""
 
@@ -388,6 +388,150 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _size(size: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""
+
+
+def cmd_backup(args) -> int:
+    _setup()
+    from leadflow.privacy.backup import BackupError, backup_database
+
+    try:
+        result = backup_database(args.file)
+    except BackupError as exc:
+        return _fail(str(exc))
+    print(f"Backed up {result.leads:,} leads to {args.file} ({_size(result.size)}).")
+    return 0
+
+
+def _confirmed(question: str) -> bool | None:
+    """The operator's answer on a terminal; None without a terminal."""
+    if not sys.stdin.isatty():
+        return None
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_restore(args) -> int:
+    _setup()
+    from django.db import connection
+
+    from leadflow.privacy.backup import BackupError, check_restorable, restore_database
+
+    try:
+        manifest = check_restorable(args.file)
+    except BackupError as exc:
+        return _fail(str(exc))
+    if not args.yes:
+        where = connection.settings_dict["NAME"]
+        answer = _confirmed(f"Replace everything in database {where} with the backup of "
+                            f"{manifest.created_at} ({manifest.leads:,} leads)?")
+        if answer is None:
+            print("leadflow: restore replaces the whole database; pass --yes to confirm",
+                  file=sys.stderr)
+            return 2
+        if not answer:
+            return _fail("restore cancelled; nothing changed")
+    try:
+        restore_database(args.file)
+    except BackupError as exc:
+        return _fail(str(exc))
+    print(f"Restored {args.file}.")
+    return 0
+
+
+def _person_arguments(args):
+    """(project, email, phone) of erase-person and export-person; an identifier with an @ is
+    an e-mail address, anything else a phone number."""
+    from leadflow.projects.models import Project
+
+    project = Project.objects.filter(slug=args.project).first()
+    if project is None:
+        raise LookupError(f"no project with slug '{args.project}'")
+    value = args.person.strip()
+    return (project, value, None) if "@" in value else (project, None, value)
+
+
+def _domain_message(exc) -> str:
+    errors = getattr(exc, "errors", None)
+    return "; ".join(e.message for e in errors) if errors else exc.detail
+
+
+def cmd_erase_person(args) -> int:
+    _setup()
+    from leadflow.core.actor import Actor
+    from leadflow.core.errors import DomainError
+    from leadflow.privacy import services
+
+    actor = Actor(None, "cli")
+    try:
+        project, email, phone = _person_arguments(args)
+        person = services.find_person(project, actor=actor, email=email, phone=phone)
+        if person.found and not args.yes:
+            names = ", ".join(person.leads().values_list("name", flat=True)[:10]) or "none"
+            held = services.describe_counts({"leads": len(person.lead_ids),
+                                             "clients": len(person.client_ids),
+                                             "submissions": len(person.submission_ids)})
+            answer = _confirmed(f"Erase for good {held} of {person.given} in project "
+                                f"{project.slug} (leads: {names})?")
+            if answer is None:
+                print("leadflow: erasing cannot be undone; pass --yes to confirm",
+                      file=sys.stderr)
+                return 2
+            if not answer:
+                return _fail("erasure cancelled; nothing changed")
+        result = services.erase_person(project, actor=actor, email=email, phone=phone)
+    except LookupError as exc:
+        return _fail(str(exc))
+    except DomainError as exc:
+        return _fail(_domain_message(exc))
+    if result.erasure is None:
+        print(f"No data held about {result.person.given} in project {project.slug}; "
+              "nothing erased.")
+        return 0
+    print(f"Erased {services.describe_counts(result.counts)} of {result.person.given} in "
+          f"project {project.slug}.")
+    return 0
+
+
+def cmd_export_person(args) -> int:
+    _setup()
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from leadflow.core.actor import Actor
+    from leadflow.core.errors import DomainError
+    from leadflow.privacy import services
+
+    try:
+        project, email, phone = _person_arguments(args)
+        data = services.export_person(project, actor=Actor(None, "cli"), email=email,
+                                      phone=phone)
+    except LookupError as exc:
+        return _fail(str(exc))
+    except DomainError as exc:
+        return _fail(_domain_message(exc))
+    text = json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False) + "\n"
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    counts = {"leads": len(data["leads"]), "clients": len(data["clients"]),
+              "submissions": len(data["submissions"])}
+    print(f"Exported {services.describe_counts(counts)} of {args.person.strip()} to "
+          f"{args.output}.")
+    return 0
+
+
 # Background tasks one consumer runs at once: user work (imports, exports, bulk actions) starts
 # while housekeeping or another long job runs.
 DEFAULT_JOBS = 4
@@ -496,6 +640,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leads", type=int, default=300)
     p.add_argument("--if-empty", action="store_true", help="only when the database has no users")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("backup", help="write a consistent backup of the database (the server "
+                       "may keep running)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the database with a backup (stop the server "
+                       "first)")
+    p.add_argument("file")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("erase-person", help="erase everything held about one person in a "
+                       "project (leaves an audit record without personal data)")
+    p.add_argument("person", metavar="EMAIL|PHONE")
+    p.add_argument("--project", required=True, metavar="SLUG")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_erase_person)
+
+    p = sub.add_parser("export-person", help="everything held about one person in a project, "
+                       "as JSON")
+    p.add_argument("person", metavar="EMAIL|PHONE")
+    p.add_argument("--project", required=True, metavar="SLUG")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_export_person)
     return parser
 
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "leadflow.exports",
     "leadflow.imports",
     "leadflow.timeline",
+    "leadflow.privacy",
     "leadflow.web",
 ]
 

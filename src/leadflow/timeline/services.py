@@ -16,8 +16,10 @@ from leadflow.core.actor import Actor
 from leadflow.core.db import copy_rows, copy_text, insert_rows, insert_tuples
 from leadflow.timeline.models import TimelineEvent, TimelineKind
 
-# Fields that carry personal data and are blanked when a lead is deleted.
-PERSONAL_FIELDS = ("name", "email", "phones", "company", "custom", "phone")
+# Fields that carry personal data and are blanked when a lead is deleted: contact values, the
+# keys a duplicate registration matched on (e-mail, phones) and the client's name on conversion.
+PERSONAL_FIELDS = ("name", "email", "phones", "company", "custom", "phone", "matched",
+                   "client_name")
 
 
 def _values(
@@ -163,8 +165,18 @@ def _scrub_values(values: dict | None) -> dict | None:
 
 def scrub(lead_id: int) -> int:
     """Blank the personal data in a lead's events (never delete them). Returns events scrubbed."""
+    return _scrub_events(Q(lead_id=lead_id))
+
+
+def scrub_client(client_id: int) -> int:
+    """Blank the personal data in a client's events (never delete them), as scrub() does for a
+    lead's, when the client's person is erased. Returns events scrubbed."""
+    return _scrub_events(Q(client_id=client_id))
+
+
+def _scrub_events(subject: Q) -> int:
     count = 0
-    for event in TimelineEvent.objects.filter(Q(lead_id=lead_id), scrubbed=False).iterator():
+    for event in TimelineEvent.objects.filter(subject, scrubbed=False).iterator():
         event.before = _scrub_values(event.before)
         event.after = _scrub_values(event.after)
         event.subject_label = ""

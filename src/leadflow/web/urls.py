@@ -19,6 +19,7 @@ from leadflow.web.views import (
     lists,
     ownership,
     pipeline,
+    privacy,
     retirement,
     routing_config,
     tags,
@@ -110,6 +111,9 @@ retirement_patterns = [
 
 config_patterns = [
     path("", config.index, name="index"),
+    path("personal-data/", privacy.personal_data, name="personal_data"),
+    path("personal-data/export/", privacy.personal_data_export, name="personal_data_export"),
+    path("personal-data/erase/", privacy.personal_data_erase, name="personal_data_erase"),
     path("projects/", config.project_list, name="project_list"),
     path("projects/<int:project_id>/", config.project_edit, name="project_edit"),
     path("projects/<int:project_id>/members/", config.members, name="members"),
