@@ -330,3 +330,48 @@ def test_batches_on_sqlite_shrink_to_a_short_hold_of_the_write_lock(monkeypatch)
         assert sizes[:4] == [4, 4, 4, 4]  # starts at a tenth of BATCH (here the minimum)
     else:  # PostgreSQL's other writers wait only for rows they share
         assert sizes == [40, 20]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_users_write_waits_for_one_short_batch_of_a_running_import(tmp_path):
+    """`leadflow import` in a process of its own, as the job consumer runs it, while a user
+    keeps creating leads (at a smaller scale than the benchmark's million rows)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from leadflow.jobs.models import Job
+
+    project = make_project()
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_bytes([HEADER] + [[f"P{i}", "Import", f"import.{i}@example.com", "",
+                                            ""] for i in range(6000)]))
+    database = connection.settings_dict
+    url = (f"sqlite:///{database['NAME']}" if connection.vendor == "sqlite" else
+           f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+           f"{database['NAME']}")
+    env = {**os.environ, "DATABASE_URL": url, "LEADFLOW_HOME": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    importer = subprocess.Popen([sys.executable, "-m", "leadflow", "import", str(path),
+                                 "--project", project.slug], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not Job.objects.filter(kind="import", progress__gt=0).exists():
+        assert importer.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    waits = []
+    while importer.poll() is None and len(waits) < 1000:
+        started = time.perf_counter()
+        make_lead(project, name=f"Walk In {len(waits)}", email=f"walk.in.{len(waits)}@example.com")
+        waits.append(time.perf_counter() - started)
+    _out, err = importer.communicate(timeout=120)
+
+    assert importer.returncode == 0, err
+    assert Job.objects.get(kind="import").counts["created"] == 6000
+    assert len(waits) >= 10  # the writes went in while the import ran
+    # A batch holds the lock about a tenth of a second; half a second leaves room for a busy
+    # test machine, and is far below what one transaction of the whole file would take.
+    assert max(waits) < 0.5, sorted(waits)[-5:]
