@@ -56,7 +56,8 @@ CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
 # The address users reach this install at (scheme and host, e.g. https://leads.example.com).
-SITE_URL = os.environ.get("LEADFLOW_SITE_URL", "").strip().rstrip("/")
+_SITE_URL = os.environ.get("LEADFLOW_SITE_URL", "").strip()
+SITE_URL = _SITE_URL.rstrip("/")
 # Served over HTTPS (by a TLS-terminating proxy): HSTS, Secure cookies, a redirect from http.
 HTTPS = env_flag("LEADFLOW_HTTPS")
 
@@ -197,7 +198,7 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 _site = urlsplit(SITE_URL)
 if SITE_URL and (_site.scheme not in ("http", "https") or not _site.netloc):
     raise ImproperlyConfigured(
-        f"LEADFLOW_SITE_URL must look like https://leads.example.com, not {SITE_URL!r}."
+        f"LEADFLOW_SITE_URL must look like https://leads.example.com, not {_SITE_URL!r}."
     )
 HTTPS = HTTPS or _site.scheme == "https"
 if SITE_URL and not CSRF_TRUSTED_ORIGINS:
