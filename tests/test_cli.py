@@ -216,6 +216,9 @@ def public_install(settings, monkeypatch, tmp_path, *, engine="django.db.backend
     settings.LEADFLOW_HOME = tmp_path
     monkeypatch.setitem(settings.DATABASES["default"], "ENGINE", engine)
     monkeypatch.setenv("EMAIL_HOST", "smtp.example.com")
+    # Set for the browser tests when they are collected in the same run; Django's deployment
+    # checks rightly refuse it (async.E001).
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
 
 
 def test_check_deploy_passes_when_nothing_is_missing(capsys, settings, monkeypatch, tmp_path):
