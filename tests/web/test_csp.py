@@ -26,7 +26,7 @@ from leadflow.projects import services as project_services
 from leadflow.projects.models import FieldDefinition, LostReason, Pool, Project, Source, Stage
 from leadflow.routing.models import DistributionRule, Group, Offer, Office
 from leadflow.tags.models import ChangeRequest, Tag, TagRule
-from tests.factories import SYSTEM
+from tests.factories import SYSTEM, make_user
 
 SRC = Path(leadflow.__file__).resolve().parent
 STRICT = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -151,6 +151,20 @@ def test_anonymous_pages_and_the_api_carry_the_policy(client):
     for response in (client.get(reverse("login")), client.get("/leads/"),
                      client.get("/api/v1/leads"), client.get("/no-such-page/")):
         assert response["Content-Security-Policy"] == STRICT
+
+
+def test_with_debug_on_djangos_debug_pages_go_without_the_policy(client, settings):
+    settings.DEBUG = True
+    make_user(email="agent@example.com")
+    client.force_login(User.objects.get(email="agent@example.com"))
+
+    missing = client.get("/no-such-page/")
+    page = client.get(reverse("pipeline:my_day"))
+
+    assert missing.status_code == 404
+    assert "Content-Security-Policy" not in missing
+    assert page.status_code == 200
+    assert page["Content-Security-Policy"] == STRICT
 
 
 def test_public_web_forms_may_be_framed_by_any_site_and_keep_the_rest(client):

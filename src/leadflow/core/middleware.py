@@ -2,6 +2,7 @@
 memory; batch intake checks 1 MB per item instead; uploads have their own limit) and the
 Content-Security-Policy of every response."""
 
+from django.conf import settings
 from django.http import JsonResponse
 
 MAX_BODY = 1024 * 1024
@@ -44,14 +45,17 @@ class ContentSecurityPolicyMiddleware:
 
     A small middleware rather than the django-csp package: one fixed policy needs no nonces,
     no per-view configuration and no extra dependency. Views that Django's clickjacking
-    decorator marks `xframe_options_exempt` get `frame-ancestors *` instead of 'none'."""
+    decorator marks `xframe_options_exempt` get `frame-ancestors *` instead of 'none'. With
+    DEBUG on, 404 and 500 answers are Django's own debug pages, built on inline styles and
+    scripts: they go without a policy (`check --deploy` reports DEBUG)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if "Content-Security-Policy" not in response:
+        debug_page = settings.DEBUG and response.status_code in (404, 500)
+        if "Content-Security-Policy" not in response and not debug_page:
             embeddable = getattr(response, "xframe_options_exempt", False)
             response["Content-Security-Policy"] = (
                 EMBEDDABLE_POLICY if embeddable else CONTENT_SECURITY_POLICY
