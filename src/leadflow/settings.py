@@ -213,7 +213,12 @@ if HTTPS:
     SECURE_SSL_REDIRECT = env_flag("LEADFLOW_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("LEADFLOW_HSTS_SECONDS", str(365 * 24 * 3600)))
+    _hsts = os.environ.get("LEADFLOW_HSTS_SECONDS", str(365 * 24 * 3600)).strip()
+    if not _hsts.isdigit():
+        raise ImproperlyConfigured(
+            f"LEADFLOW_HSTS_SECONDS must be a whole number of seconds, not {_hsts!r}."
+        )
+    SECURE_HSTS_SECONDS = int(_hsts)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("LEADFLOW_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_flag("LEADFLOW_HSTS_PRELOAD")
 # Asking browsers to preload HSTS binds the whole domain for months: the domain owner's decision,

@@ -100,6 +100,15 @@ def test_a_site_url_that_is_not_an_address_is_refused(monkeypatch, tmp_path, url
         f"LEADFLOW_SITE_URL must look like https://leads.example.com, not {url!r}.")
 
 
+@pytest.mark.parametrize("seconds", ["a year", "-1", ""])
+def test_hsts_seconds_that_are_not_a_number_are_refused(monkeypatch, tmp_path, seconds):
+    with pytest.raises(ImproperlyConfigured) as exc:
+        computed(monkeypatch, tmp_path, LEADFLOW_HTTPS="1", LEADFLOW_HSTS_SECONDS=seconds)
+
+    assert str(exc.value) == (
+        f"LEADFLOW_HSTS_SECONDS must be a whole number of seconds, not {seconds!r}.")
+
+
 def apply(settings, values: dict) -> None:
     for name in HTTPS_SETTINGS:
         if name in values:
