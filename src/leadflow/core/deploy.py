@@ -92,7 +92,8 @@ def deploy_report() -> DeployReport:
     ids = {m.id for m in messages}
     findings, notes = [], []
     for message in messages:
-        if COVERED_BY.get(message.id) in ids:
+        covering = COVERED_BY.get(message.id)
+        if covering is not None and covering in ids:
             continue
         text = " ".join(str(message.msg).split())
         if not (message.id or "").startswith("leadflow."):
