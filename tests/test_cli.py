@@ -1,4 +1,5 @@
-"""The `leadflow` command: createuser, token, check, unlock, sweep, rebuild-keys (DESIGN §5)."""
+"""The `leadflow` command: createuser, token, check (and check --deploy), unlock, sweep,
+rebuild-keys (DESIGN §5)."""
 
 from datetime import timedelta
 from pathlib import Path
@@ -228,6 +229,131 @@ def test_unlock_of_an_unknown_user_fails_with_one_line(capsys):
     code, out, err = run(capsys, "unlock", "nobody@example.com")
 
     assert (code, out, err) == (1, "", "leadflow: no user nobody@example.com\n")
+
+
+# --- check --deploy ----------------------------------------------------------------------------
+
+
+def public_install(settings, monkeypatch, tmp_path, *, engine="django.db.backends.postgresql"):
+    """Settings of an install with nothing missing: HTTPS on, a host name, PostgreSQL and Redis,
+    SECRET_KEY from the environment, an e-mail host."""
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["leads.example.com"]
+    settings.HTTPS = True
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SESSION_COOKIE_SECURE = True
+    settings.CSRF_COOKIE_SECURE = True
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    settings.SECRET_KEY_FILE = None
+    settings.LEADFLOW_HOME = tmp_path
+    monkeypatch.setitem(settings.DATABASES["default"], "ENGINE", engine)
+    monkeypatch.setenv("EMAIL_HOST", "smtp.example.com")
+    # Set for the browser tests when they are collected in the same run; Django's deployment
+    # checks rightly refuse it (async.E001).
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
+
+
+def test_check_deploy_passes_when_nothing_is_missing(capsys, settings, monkeypatch, tmp_path):
+    public_install(settings, monkeypatch, tmp_path)
+
+    code, out, err = run(capsys, "check", "--deploy")
+
+    assert (code, out, err) == (0, "Nothing a public install needs is missing.\n", "")
+
+
+def test_check_deploy_lists_each_missing_piece_in_one_sentence(capsys, settings, monkeypatch,
+                                                               tmp_path):
+    public_install(settings, monkeypatch, tmp_path)
+    settings.DEBUG = True
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.HTTPS = False
+    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+                 "SECURE_HSTS_INCLUDE_SUBDOMAINS"):
+        setattr(settings, name, False)
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.REDIS_URL = ""
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("k" * 60)
+    key_file.chmod(0o644)
+    settings.SECRET_KEY_FILE = key_file
+    monkeypatch.delenv("EMAIL_HOST")
+
+    code, out, err = run(capsys, "check", "--deploy")
+
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        "DEBUG is on, so error pages show code and settings to anyone: unset DEBUG.",
+        "ALLOWED_HOSTS is '*', so any host name is answered: set ALLOWED_HOSTS to the public "
+        "host name, e.g. ALLOWED_HOSTS=leads.example.com.",
+        "HTTPS is not on, so passwords and session cookies can travel in clear text: serve the "
+        "site through a TLS proxy and set LEADFLOW_HTTPS=1 (or an https:// LEADFLOW_SITE_URL).",
+        f"REDIS_URL is unset, so jobs queue in a local SQLite file ({tmp_path}/huey.sqlite3) "
+        "that workers on other hosts never see: set REDIS_URL, e.g. redis://127.0.0.1:6379/0.",
+        f"The generated secret key {key_file} can be read by other users (mode 0644): run "
+        f"chmod 600 {key_file}, or set SECRET_KEY.",
+        f"EMAIL_HOST is unset, so e-mail is written to files under {tmp_path}/mail instead of "
+        "being sent: set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, "
+        "EMAIL_USE_TLS, DEFAULT_FROM_EMAIL).",
+        "6 things a public install still lacks.",
+    ]
+
+
+def test_check_deploy_accepts_a_generated_key_readable_by_its_owner_only(capsys, settings,
+                                                                         monkeypatch, tmp_path):
+    public_install(settings, monkeypatch, tmp_path)
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("k" * 60)
+    key_file.chmod(0o600)
+    settings.SECRET_KEY_FILE = key_file
+
+    code, out, _err = run(capsys, "check", "--deploy")
+
+    assert (code, out) == (0, "Nothing a public install needs is missing.\n")
+
+
+def test_check_deploy_on_sqlite_only_notes_what_more_hosts_need(capsys, settings, monkeypatch,
+                                                                tmp_path):
+    public_install(settings, monkeypatch, tmp_path, engine="leadflow.core.sqlite")
+    settings.REDIS_URL = ""
+
+    code, out, _err = run(capsys, "check", "--deploy")
+
+    assert code == 0
+    assert out.splitlines() == [
+        "Note: SQLite is fine for one host; for more than one web host use PostgreSQL "
+        "(DATABASE_URL) and Redis (REDIS_URL).",
+        "Nothing a public install needs is missing.",
+    ]
+
+
+def test_check_deploy_keeps_djangos_own_findings_with_their_id(capsys, settings, monkeypatch,
+                                                               tmp_path):
+    public_install(settings, monkeypatch, tmp_path)
+    settings.SECURE_SSL_REDIRECT = False
+
+    code, out, _err = run(capsys, "check", "--deploy")
+
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Your SECURE_SSL_REDIRECT setting is not set to True.")
+    assert lines[0].endswith("(security.W008)")
+    assert lines[1] == "1 thing a public install still lacks."
+
+
+def test_check_without_deploy_leaves_the_deploy_findings_out(capsys, settings):
+    settings.DEBUG = True
+    settings.ALLOWED_HOSTS = ["*"]
+
+    code, out, _err = run(capsys, "check")
+
+    assert code == 0
+    assert out.splitlines() == [
+        "System check identified no issues (0 silenced).",
+        f"OK: {connection.vendor} database reachable, migrations applied.",
+    ]
 
 
 def test_no_command_is_bad_usage(capsys):

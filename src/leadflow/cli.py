@@ -112,6 +112,8 @@ def cmd_migrate(args) -> int:
 
 def cmd_check(args) -> int:
     _setup()
+    if args.deploy:
+        return check_deploy()
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
     from django.db import connection
@@ -132,6 +134,24 @@ def cmd_check(args) -> int:
     if pending:
         return _fail(f"{len(pending)} migrations are not applied; run 'leadflow migrate'.")
     print(f"OK: {connection.vendor} database reachable, migrations applied.")
+    return 0
+
+
+def check_deploy() -> int:
+    """What a public install still lacks: one line per finding on stdout, then notes and a
+    summary; exit 1 when anything is missing."""
+    from leadflow.core.deploy import deploy_report
+
+    report = deploy_report()
+    for line in report.findings:
+        print(line)
+    for line in report.notes:
+        print(f"Note: {line}")
+    count = len(report.findings)
+    if count:
+        print(f"{count} thing{'s' if count != 1 else ''} a public install still lacks.")
+        return 1
+    print("Nothing a public install needs is missing.")
     return 0
 
 
@@ -577,6 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("check", help="check settings, database and migrations")
+    p.add_argument("--deploy", action="store_true",
+                   help="list what a public install still lacks (exit 1 when anything is)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("createuser", help="create a user or add a membership")

@@ -6,13 +6,17 @@ SECRET_KEY    default: generated once into $LEADFLOW_HOME/secret_key
 DEBUG         off unless set to 1/true
 LEADFLOW_HOME default: ./var
 TRUSTED_PROXIES default: none (comma-separated addresses or networks of reverse proxies)
+LEADFLOW_SITE_URL  the public address, e.g. https://leads.example.com (https turns HTTPS on)
+LEADFLOW_HTTPS     1: served over HTTPS behind a TLS proxy (HSTS, Secure cookies, redirect)
 """
 
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -30,10 +34,15 @@ LEADFLOW_HOME.mkdir(parents=True, exist_ok=True)
 DEBUG = env_flag("DEBUG")
 
 
+# The generated key's file, None when SECRET_KEY comes from the environment (read by
+# `leadflow check --deploy`, which checks the file's permissions).
+SECRET_KEY_FILE = None if os.environ.get("SECRET_KEY") else LEADFLOW_HOME / "secret_key"
+
+
 def _secret_key() -> str:
-    if os.environ.get("SECRET_KEY"):
+    if SECRET_KEY_FILE is None:
         return os.environ["SECRET_KEY"]
-    path = LEADFLOW_HOME / "secret_key"
+    path = SECRET_KEY_FILE
     if not path.exists():
         # Written once with owner-only permissions; every process of this install shares it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -47,6 +56,11 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split("
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
+# The address users reach this install at (scheme and host, e.g. https://leads.example.com).
+_SITE_URL = os.environ.get("LEADFLOW_SITE_URL", "").strip()
+SITE_URL = _SITE_URL.rstrip("/")
+# Served over HTTPS (by a TLS-terminating proxy): HSTS, Secure cookies, a redirect from http.
+HTTPS = env_flag("LEADFLOW_HTTPS")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -77,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "leadflow.core.middleware.ContentSecurityPolicyMiddleware",
     "leadflow.core.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,6 +195,37 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Statements run through leadflow.core.db.prepared_cursor() are prepared on first use;
     # nothing else is (Django's own cursors bind on the client and are never prepared).
     _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
+
+
+_site = urlsplit(SITE_URL)
+if SITE_URL and (_site.scheme not in ("http", "https") or not _site.netloc):
+    raise ImproperlyConfigured(
+        f"LEADFLOW_SITE_URL must look like https://leads.example.com, not {_SITE_URL!r}."
+    )
+HTTPS = HTTPS or _site.scheme == "https"
+if SITE_URL and not CSRF_TRUSTED_ORIGINS:
+    # Only needed when the proxy does not pass the public Host on; harmless when it does.
+    CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
+if HTTPS:
+    # TLS ends at the proxy: it tells the app with X-Forwarded-Proto, which is trustworthy only
+    # when the app listens on an address nothing but the proxy reaches (127.0.0.1 by default).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Plain-http requests are redirected; LEADFLOW_SSL_REDIRECT=0 leaves that to the proxy, e.g.
+    # for a health check that talks to the app directly without X-Forwarded-Proto.
+    SECURE_SSL_REDIRECT = env_flag("LEADFLOW_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    _hsts = os.environ.get("LEADFLOW_HSTS_SECONDS", str(365 * 24 * 3600)).strip()
+    if not _hsts.isdigit():
+        raise ImproperlyConfigured(
+            f"LEADFLOW_HSTS_SECONDS must be a whole number of seconds, not {_hsts!r}."
+        )
+    SECURE_HSTS_SECONDS = int(_hsts)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("LEADFLOW_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_flag("LEADFLOW_HSTS_PRELOAD")
+# Asking browsers to preload HSTS binds the whole domain for months: the domain owner's decision,
+# never a missing piece of an install, so `check --deploy` does not ask for it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 
 def _huey():

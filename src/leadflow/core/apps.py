@@ -8,6 +8,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_trusted_proxies)
+        # Registers Leadflow's deployment checks (`check --deploy`).
+        from leadflow.core import deploy  # noqa: F401
 
 
 def check_trusted_proxies(app_configs=None, **kwargs):
