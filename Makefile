@@ -13,7 +13,7 @@ BENCH_INTAKE_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
 .PHONY: run test test-sqlite test-postgres lint bench bench-intake bench-routing bench-retirement \
-	bench-imports bench-normalize install clean
+	bench-imports bench-normalize bench-background install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,21 @@ bench-imports: $(BIN)/.installed
 		--rows $(BENCH_IMPORT_ROWS) $(BENCH_IMPORTS_ARGS)
 	$(BIN)/python bench/imports.py --database postgres --url $(BENCH_IMPORTS_PG_URL) \
 		--leads $(BENCH_LEADS) --rows $(BENCH_IMPORT_ROWS) $(BENCH_IMPORTS_ARGS)
+
+# Background work under pressure: the possible-duplicate check at a million leads, and users'
+# writes, exports, sweeps and a killed consumer during a big import (see bench/background.py).
+# The database keeps its loaded leads in <name>_base; its name must start with bench_.
+BENCH_BACKGROUND_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_background
+BENCH_BACKGROUND_ARGS ?=
+
+bench-background: $(BIN)/.installed
+	$(BIN)/python bench/background.py --database sqlite --leads $(BENCH_LEADS) \
+		--rows $(BENCH_IMPORT_ROWS) $(BENCH_BACKGROUND_ARGS)
+	$(BIN)/python bench/background.py --database postgres --url $(BENCH_BACKGROUND_PG_URL) \
+		--leads $(BENCH_LEADS) --rows $(BENCH_IMPORT_ROWS) $(BENCH_BACKGROUND_ARGS)
+	$(BIN)/python bench/background.py --database postgres --url $(BENCH_BACKGROUND_PG_URL) \
+		--leads $(BENCH_LEADS) --rows $(BENCH_IMPORT_ROWS) --redis --modes pressure \
+		$(BENCH_BACKGROUND_ARGS)
 
 # E-mail and phone normalization: the libraries against the fast paths (CPU per call).
 bench-normalize: $(BIN)/.installed
