@@ -159,3 +159,21 @@ def test_rows_with_ids_and_rows_pending_in_batched_writes_all_get_ids_of_their_o
     stored = dict(DuplicateKey.objects.filter(scope="s").values_list("value", "pk"))
     assert set(stored) == {"pending-1", "pending-2", "given-1", "given-2"}
     assert [stored["given-1"], stored["given-2"]] == [k.pk for k in given]
+
+
+def test_slices_fit_sqlite_batches_to_their_time_and_leave_others_whole():
+    from django.db import connection
+
+    from leadflow.core.db import Slices
+
+    slices = Slices(1000, seconds=0.1, least=20)
+    first = slices.size
+    slices.wrote(first, 1.0)  # ten times too long: the next batches shrink
+    shrunk = slices.size
+    for _ in range(10):
+        slices.wrote(slices.size, 0.01)  # ten times too short: they grow back, to at most 1000
+
+    if connection.vendor == "sqlite":
+        assert (first, shrunk, slices.size) == (100, 55, 1000)
+    else:
+        assert (first, shrunk, slices.size) == (1000, 1000, 1000)

@@ -15,6 +15,29 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.db.models import signals
 from django.db.models.base import ModelState
 
+# --- slices of the write lock ----------------------------------------------------------------
+
+
+class Slices:
+    """Batch sizes for bulk work that writes in many transactions. SQLite admits one writer at
+    a time, so there each batch is sized to hold the write lock about `seconds`: a user's save
+    then waits a fraction of a second at most behind an import or a sweep, on any machine. It
+    starts at a tenth of `most` and follows the last batches' rows per second. Elsewhere (other
+    writers wait only for the rows they share) every batch is `most` rows."""
+
+    def __init__(self, most: int, *, seconds: float, least: int = 50):
+        self.most, self.seconds, self.least = most, seconds, min(least, most)
+        self.sqlite = connection.vendor == "sqlite"
+        self.size = max(self.least, most // 10) if self.sqlite else most
+        self.size = min(self.size, most)
+
+    def wrote(self, rows: int, elapsed: float) -> None:
+        """A batch of `rows` held the lock `elapsed` seconds."""
+        if self.sqlite and rows:
+            fitted = rows * self.seconds / max(elapsed, 0.001)
+            self.size = int(min(self.most, max(self.least, (self.size + fitted) / 2)))
+
+
 # --- prepared statements ---------------------------------------------------------------------
 
 

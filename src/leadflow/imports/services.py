@@ -39,7 +39,7 @@ from django.utils import timezone
 from leadflow.accounts import access as project_access
 from leadflow.accounts.models import Grant
 from leadflow.core.actor import Actor
-from leadflow.core.db import checkpoint, insert_rows, update_rows
+from leadflow.core.db import Slices, checkpoint, insert_rows, update_rows
 from leadflow.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from leadflow.crm.access import can
 from leadflow.crm.contact import LeadInput
@@ -414,10 +414,7 @@ class _Run:
         self.plan = plan
         self.pending: deque = deque()
         self.ready: deque = deque()  # normalized rows not written yet
-        # SQLite: start small, then fit the batches to SLICE (a first batch of BATCH rows
-        # would hold the write lock for a large part of a second).
-        self.size = BATCH if connection.vendor != "sqlite" else min(
-            BATCH, max(MIN_BATCH, BATCH // 10))
+        self.slices = Slices(BATCH, seconds=SLICE, least=MIN_BATCH)
         self.pool = None
         self.batches = 0
         self.checkpoints = not imp.dry_run and connection.vendor == "sqlite"
@@ -436,24 +433,18 @@ class _Run:
 
     def prepare(self) -> None:
         """Have the next batch's rows normalized (outside any transaction)."""
-        while len(self.ready) < self.size:
+        while len(self.ready) < self.slices.size:
             rows = self._normalized()
             if not rows:
                 return
             self.ready.extend(rows)
 
     def next_batch(self) -> list[tuple[int, list[str], RowResult | None]]:
-        """The next `size` rows with their normalized results ([] at the end of the file)."""
+        """The next batch's rows with their normalized results ([] at the end of the file)."""
         self.prepare()
-        batch = [self.ready.popleft() for _ in range(min(self.size, len(self.ready)))]
+        batch = [self.ready.popleft() for _ in range(min(self.slices.size, len(self.ready)))]
         self.position += len(batch)
         return batch
-
-    def wrote(self, rows: int, seconds: float) -> None:
-        """Fit the next batches to SLICE seconds of writing (SQLite only)."""
-        if connection.vendor == "sqlite" and rows:
-            fitted = rows * SLICE / max(seconds, 0.001)
-            self.size = int(min(BATCH, max(MIN_BATCH, (self.size + fitted) / 2)))
 
     def _normalized(self) -> list[tuple[int, list[str], RowResult | None]]:
         if self.pool is None:
@@ -552,7 +543,7 @@ def _step(job: Job, actor: Actor):
         return None, Counter(dict.fromkeys(OUTCOMES, 0)), 0, []
     started = time.monotonic()
     added, problems = _apply_with_retries(context, batch)
-    run.wrote(len(batch), time.monotonic() - started)
+    run.slices.wrote(len(batch), time.monotonic() - started)
     counts = Counter(dict.fromkeys(OUTCOMES, 0))
     counts.update(added)
     if not context.imp.dry_run:

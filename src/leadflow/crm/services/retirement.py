@@ -10,6 +10,7 @@ ownership, an accepted offer) clears the mark."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from django.utils import timezone
 from leadflow.accounts import services as accounts
 from leadflow.accounts.models import User
 from leadflow.core.actor import Actor
-from leadflow.core.db import checkpoint
+from leadflow.core.db import Slices, checkpoint
 from leadflow.core.errors import Conflict
 from leadflow.crm.access import check_lead_action
 from leadflow.crm.models import Lead
@@ -102,11 +103,12 @@ def retire_due(now=None) -> int:
         return sweep.run()
 
 
-# Leads retired per transaction. On SQLite a transaction holds the one write lock, so a chunk
-# must stay short (about half a second for 20,000 leads on two cores), but every chunk rewrites
+# Leads retired per transaction, at most. On SQLite a transaction holds the one write lock, so
+# chunks are sized to hold it about SLICE seconds (core.db.Slices), while every chunk rewrites
 # the owner index's pages again: fewer, larger chunks write far less. On PostgreSQL only the
 # chunk's own rows are locked.
 CHUNK = {"sqlite": 20000, "postgresql": 10000}
+SLICE = 0.2
 
 
 def chunk_size() -> int:
@@ -125,7 +127,9 @@ class _Sweep:
         """Retire chunk after chunk on this thread's connection until none is due, walking
         the due leads from the oldest (or the newest) on."""
         total, after_key = 0, None
+        slices = Slices(chunk_size(), seconds=SLICE)
         while True:
+            started = time.monotonic()
             with transaction.atomic():
                 if connection.vendor == "postgresql":
                     _commit_without_waiting()
@@ -134,7 +138,7 @@ class _Sweep:
                         return total
                     after_key = (retired[-1][4], retired[-1][0])
                 else:
-                    rows = _due_chunk(self.cutoff, self.now, after_key)
+                    rows = _due_chunk(self.cutoff, self.now, after_key, slices.size)
                     if not rows:
                         return total
                     after_key = (rows[-1][4], rows[-1][0])
@@ -143,6 +147,8 @@ class _Sweep:
                     _record(retired, now=self.now, days=self.days, reason=self.reason,
                             batch_id=self.batch_id)
                 total += len(retired)
+            if connection.vendor != "postgresql":
+                slices.wrote(len(rows), time.monotonic() - started)
 
 
 def _commit_without_waiting() -> None:
@@ -247,8 +253,8 @@ def due_sql(cutoff, now, after_key=None, limit: int | None = None, newest_first:
     return sql, params
 
 
-def _due_chunk(cutoff, now, after_key) -> list[tuple]:
-    sql, params = due_sql(cutoff, now, after_key)
+def _due_chunk(cutoff, now, after_key, limit: int) -> list[tuple]:
+    sql, params = due_sql(cutoff, now, after_key, limit=limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
