@@ -503,6 +503,9 @@ def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
         # Its scheduler and its worker: processes of their own, which must not outlive it.
         children = _wait_for(lambda: _children_of(first) if len(_children_of(first)) == 2
                              else None, 30)
+        # Background work yields the processors to the web workers.
+        assert os.getpriority(os.PRIO_PROCESS, first) == min(19, os.getpriority(
+            os.PRIO_PROCESS, server.pid) + 10)
         os.kill(first, signal.SIGKILL)
 
         [second] = _wait_for(lambda: [p for p in _consumers_of(server.pid) if p != first], 15)

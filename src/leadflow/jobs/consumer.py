@@ -5,7 +5,9 @@ holding the write lock, would wait for a duplicate check's or an export's turn t
 statement. Huey's process workers are daemonic processes, which multiprocessing forbids to
 start processes of their own (an import's normalizing worker is one), and they outlive a
 consumer killed with SIGKILL, going on beside the consumer started in its place: here each
-child may start processes and dies with its consumer (Linux).
+child may start processes and dies with its consumer (Linux). The consumer runs at a lower
+priority than the web processes, and an idle worker looks at the queue at least twice a
+second.
 
 Checked against Huey 2.5–3.x (`Consumer.get_environment`, `ProcessEnvironment.init_child`)."""
 
@@ -22,6 +24,12 @@ from huey.consumer import Consumer, ProcessEnvironment
 from huey.consumer_options import ConsumerConfig
 
 PR_SET_PDEATHSIG = 1
+# Background work yields the processors to web requests: a user's click waits for no import,
+# export or duplicate check (each process of the consumer inherits it).
+NICENESS = 10
+# Seconds an idle worker waits at most before it looks at the queue again (Huey's default, 10,
+# would let an export or the minute's sweep wait that long on an idle consumer).
+MAX_DELAY = 0.5
 
 
 def die_with_parent() -> None:
@@ -56,7 +64,8 @@ def run_consumer(*, jobs: int) -> None:
     from huey.contrib.djhuey import HUEY
 
     autodiscover_modules("tasks")
-    config = ConsumerConfig(workers=jobs, worker_type="process")
+    os.nice(NICENESS)
+    config = ConsumerConfig(workers=jobs, worker_type="process", max_delay=MAX_DELAY)
     config.validate()
     logger = logging.getLogger("huey")
     if not logger.handlers:

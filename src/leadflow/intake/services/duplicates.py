@@ -3,6 +3,7 @@ Found after a lead is created, reviewed by managers: merge or dismiss."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 from django.db import IntegrityError, transaction
@@ -27,9 +28,16 @@ COMPANY_MIN = 80
 # The most recent leads read per name block: a common name (thousands of "J… Smith") costs a
 # bounded read, and a person registering twice mostly does so within days.
 BLOCK_LIMIT = 200
-PAIRS_PER_LEAD = 20  # the best-scoring pairs kept per checked lead
-CHECK_BATCH = 500  # leads checked together (one read per distinct block, one write)
-ID_CHUNK = 2000  # ids per IN (…) list
+PAIRS_PER_LEAD = 10  # the best-scoring pairs kept per checked lead
+CHECK_BATCH = 250  # leads checked together (one read per distinct block, one short write)
+ID_CHUNK = 500  # ids per IN (…) list: one prepared statement, the last chunk padded
+
+
+@functools.lru_cache(maxsize=65536)
+def _folded(text: str) -> str:
+    """fold(), remembered: candidates' names repeat (common names, the same recent leads
+    read for batch after batch)."""
+    return fold(text)
 
 
 def _name_words(name: str) -> list[str]:
@@ -49,7 +57,7 @@ def name_blocks(name: str) -> list[str]:
 
 def similarity(a: Lead, b: Lead) -> tuple[float, str] | None:
     """(score, reason) when a and b look like one person, else None."""
-    return _similarity(fold(a.name), fold(a.company), fold(b.name), fold(b.company))
+    return _similarity(_folded(a.name), _folded(a.company), _folded(b.name), _folded(b.company))
 
 
 def _similarity(name_a: str, company_a: str, name_b: str, company_b: str,
@@ -71,6 +79,21 @@ def _similarity(name_a: str, company_a: str, name_b: str, company_b: str,
 def _chunks(ids: list[int]):
     for start in range(0, len(ids), ID_CHUNK):
         yield ids[start:start + ID_CHUNK]
+
+
+def _names_sql() -> str:
+    table, marks = Lead._meta.db_table, ", ".join(["%s"] * ID_CHUNK)
+    return (f"SELECT id, name, company FROM {table} WHERE id IN ({marks}) "
+            f"AND merged_into_id IS NULL")
+
+
+def _names_of(ids: list[int]) -> list[tuple[int, str, str]]:
+    """(id, name, company) of the leads of `ids` not merged away, by one prepared statement
+    per ID_CHUNK ids (a shorter last chunk repeats its last id)."""
+    rows, sql = [], _names_sql()
+    for chunk in _chunks(ids):
+        rows += fetch(sql, chunk + [chunk[-1]] * (ID_CHUNK - len(chunk)))
+    return rows
 
 
 def _block_sql() -> str:
@@ -116,7 +139,7 @@ def check_leads(lead_ids: list[int]) -> int:
     blocks_of: dict[int, list[str]] = {}
     members: dict[tuple[int, str], list[int]] = {}
     for pk, project_id, name, company in rows:
-        folded[pk] = (fold(name), fold(company))
+        folded[pk] = (_folded(name), _folded(company))
         blocks_of[pk] = name_blocks(name)
         for block in blocks_of[pk]:
             members.setdefault((project_id, block), []).append(pk)
@@ -130,10 +153,8 @@ def check_leads(lead_ids: list[int]) -> int:
             if pk in candidates:
                 candidates[pk].update(ids)
     unknown = sorted({o for found in candidates.values() for o in found} - folded.keys())
-    for chunk in _chunks(unknown):
-        for pk, name, company in Lead.objects.filter(
-                pk__in=chunk, merged_into__isnull=True).values_list("pk", "name", "company"):
-            folded[pk] = (fold(name), fold(company))
+    for pk, name, company in _names_of(unknown):
+        folded[pk] = (_folded(name), _folded(company))
     found: dict[int, dict[int, tuple[float, str]]] = {}
     for pk, others in candidates.items():
         name, company = folded[pk]
