@@ -20,8 +20,8 @@ pressure: `leadflow serve` (its defaults, with one job consumer running --jobs t
   on the copy; a manager starts an import of the generated file (bench/imports.py's generator:
   10 % existing people, 5 % repeated, 2 % broken); meanwhile agents keep interactive writes
   going over HTTP at --rate requests/s in turn: create a lead, claim a pool lead, log a call;
-  every --export-every seconds a manager starts an export and the time until its job starts is
-  taken; --kill-after seconds into the import the consumer is killed with SIGKILL (serve starts
+  every --export-every seconds a manager starts an export (one agent's qualified leads, a few
+  thousand) and the time until its job starts is taken; --kill-after seconds into the import the consumer is killed with SIGKILL (serve starts
   another) and the time until the import goes on is taken; the sweep's runs are read from the
   consumer's log. Printed: interactive p50/p95/p99/max per action, export start times, the
   largest gap between two sweeps, the import's time to resume and its total time; checked: no
@@ -327,9 +327,9 @@ def job_state(job_id: int) -> tuple[str, int]:
 class Exports(threading.Thread):
     """A manager starts an export every few seconds; the time until its job runs is taken."""
 
-    def __init__(self, args, token: str):
+    def __init__(self, args, token: str, owner: int):
         super().__init__(daemon=True)
-        self.args, self.api = args, Api(args.port, token)
+        self.args, self.api, self.owner = args, Api(args.port, token), owner
         self.stop = threading.Event()
         self.waits: list[float] = []
         self.errors: list[str] = []
@@ -338,7 +338,8 @@ class Exports(threading.Thread):
         while not self.stop.wait(self.args.export_every):
             started = time.perf_counter()
             status, body, _elapsed = self.api.call("POST", "/api/v1/exports", {
-                "format": "csv", "columns": ["id", "name", "email"], "status": "QUALIFIED"})
+                "format": "csv", "columns": ["id", "name", "email"], "status": "QUALIFIED",
+                "owner": self.owner})
             if status != 202:
                 self.errors.append(f"export {status} {str(body)[:200]}")
                 continue
@@ -406,7 +407,7 @@ def run_pressure(args, home: Path, env: dict) -> dict:
     result: dict = {}
     with Server(args, home, env) as server:
         interactive = Interactive(args, tokens, pool_leads, own, tag=str(int(time.time())))
-        exports = Exports(args, manager_token)
+        exports = Exports(args, manager_token, cast.agents[0].pk)
         log(f"warming up for 10 s at {args.rate}/s …")
         interactive.start()
         time.sleep(10)

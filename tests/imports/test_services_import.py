@@ -372,6 +372,6 @@ def test_a_users_write_waits_for_one_short_batch_of_a_running_import(tmp_path):
     assert importer.returncode == 0, err
     assert Job.objects.get(kind="import").counts["created"] == 6000
     assert len(waits) >= 10  # the writes went in while the import ran
-    # A batch holds the lock about a tenth of a second; half a second leaves room for a busy
+    # A batch holds the lock about 50 ms; half a second leaves room for a busy
     # test machine, and is far below what one transaction of the whole file would take.
     assert max(waits) < 0.5, sorted(waits)[-5:]

@@ -76,7 +76,7 @@ BATCH = 1000
 # SQLite admits one writer at a time, so there a batch's size follows its writes' time: about
 # SLICE seconds per transaction, so that a user's write waits a fraction of a second at most
 # behind an import (on PostgreSQL other writers wait only for the rows they share).
-SLICE = 0.1
+SLICE = 0.05
 MIN_BATCH = 50
 # Files above this size are normalized by a worker process beside the writer. One keeps ahead
 # of the writer (normalizing a row costs less than writing it since the e-mail and phone fast
