@@ -21,8 +21,9 @@ pressure: `leadflow serve` (its defaults, with one job consumer running --jobs t
   10 % existing people, 5 % repeated, 2 % broken); meanwhile agents keep interactive writes
   going over HTTP at --rate requests/s in turn: create a lead, claim a pool lead, log a call;
   every --export-every seconds a manager starts an export (one agent's qualified leads, a few
-  thousand) and the time until its job starts is taken; --kill-after seconds into the import the consumer is killed with SIGKILL (serve starts
-  another) and the time until the import goes on is taken; the sweep's runs are read from the
+  thousand) and the time until its job starts is taken; --kill-after seconds into the import
+  the consumer is killed with SIGKILL (serve starts another) and the time until the import
+  goes on is taken; the sweep's runs are read from the
   consumer's log. Printed: interactive p50/p95/p99/max per action, export start times, the
   largest gap between two sweeps, the import's time to resume and its total time; checked: no
   5xx, the import's counts add up, no key held canonically twice.
