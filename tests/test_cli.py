@@ -516,3 +516,34 @@ def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
         server.terminate()
         _out, err = server.communicate(timeout=20)
     assert b"the job consumer exited (-9); starting another" in err
+
+
+def test_a_killed_serve_leaves_no_web_server_or_job_consumer_behind(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "leadflow", "serve", "--port", str(port), "--workers", "1",
+         "--jobs", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        [consumer] = _wait_for(lambda: _consumers_of(server.pid), 30)
+        children = _children_of(server.pid)  # gunicorn and the consumer
+
+        server.kill()
+        server.wait(timeout=10)
+
+        _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 15)
+        assert consumer in children
+    finally:
+        for pid in _children_of(server.pid):
+            os.kill(pid, signal.SIGKILL)

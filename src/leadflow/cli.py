@@ -48,7 +48,9 @@ def cmd_serve(args) -> int:
     # One job consumer beside the web workers, so a single command runs a complete install.
     # A TERM to this process (a service manager stopping it) must stop both.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server = subprocess.Popen(argv)  # noqa: S603
+    from leadflow.jobs.consumer import die_with_parent
+
+    server = subprocess.Popen(argv, preexec_fn=die_with_parent)  # noqa: S603
     consumer = None
     try:
         while server.poll() is None:
@@ -76,10 +78,15 @@ CONSUMER_POLL = 1.0
 
 
 def _start_consumer(jobs: int):
+    """`leadflow worker` as a child that dies with this process, however this one ends (a
+    consumer left behind would go on running sweeps and tasks beside the next one)."""
     import subprocess
 
+    from leadflow.jobs.consumer import die_with_parent
+
     return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "leadflow", "worker", "--jobs", str(jobs)])
+        [sys.executable, "-m", "leadflow", "worker", "--jobs", str(jobs)],
+        preexec_fn=die_with_parent)  # serve runs no threads of its own
 
 
 def default_workers(vendor: str) -> int:
