@@ -55,7 +55,7 @@ class ExportPage(Schema):
     next_cursor: str | None
 
 
-@router.post("/exports", response=responses(202, ExportOut, 400, 401))
+@router.post("/exports", response=responses(202, ExportOut, 400, 401, 404))
 def start_export(request, payload: ExportIn):
     """Starts an export job of the leads the filter picks among those the caller sees.
     Columns: see `leadflow.exports.services.COLUMNS`, plus `custom.<field name>`."""
