@@ -9,7 +9,7 @@ from leadflow.core.text import check_query
 
 MAX_BODY = 1024 * 1024
 UPLOAD_PATHS = ("/api/v1/imports",)
-FORM_TYPE = "application/x-www-form-urlencoded"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class ApiBodyLimitMiddleware:
@@ -42,7 +42,7 @@ class UnstorableInputMiddleware:
         if not request.path.startswith("/api/"):
             try:
                 check_query(request.GET)
-                if request.method == "POST" and request.content_type == FORM_TYPE:
+                if request.method == "POST" and request.content_type in FORM_TYPES:
                     check_query(request.POST)
             except ValidationFailed:
                 context = {"status": 400, "title": "Text that cannot be saved",
