@@ -98,7 +98,7 @@ def test_a_project_id_beyond_64_bits_is_400(client, path):
     assert error_fields(response) == [("project", "invalid")]
 
 
-def test_a_lead_id_beyond_64_bits_is_400(client):
+def test_a_path_id_beyond_64_bits_is_400(client):
     w = World()
 
     response = client.get(f"/api/v1/imports/{2**70}", **auth(w.manager))

@@ -92,3 +92,14 @@ def test_distribution_rules_document_their_own_bodies():
     assert ref == "#/components/schemas/DistributionRuleIn"
     properties = document["components"]["schemas"]["DistributionRuleIn"]["properties"]
     assert {"pool", "method"} <= set(properties)
+
+
+@pytest.mark.parametrize("path, types", [
+    ("/api/v1/exports/{export_id}/download",
+     {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}),
+    ("/api/v1/imports/{import_id}/errors", {"text/csv"}),
+])
+def test_files_document_their_content_types(path, types):
+    answer = _document()["paths"][path]["get"]["responses"]["200"]
+
+    assert set(answer["content"]) == types

@@ -98,7 +98,9 @@ def get_import(request, import_id: DbId):
     return services.import_out(services.get_import_for(actor_of(request), import_id))
 
 
-@router.get("/imports/{import_id}/errors", response=responses(200, str, 401, 404))
+@router.get("/imports/{import_id}/errors", response=responses(200, None, 401, 404),
+            openapi_extra={"responses": {200: {"description": "The rejected rows", "content": {
+                "text/csv": {"schema": {"type": "string"}}}}}})
 def get_import_errors(request, import_id: DbId):
     """The rejected rows as CSV: the file's columns plus `reason`."""
     imp = services.get_import_for(actor_of(request), import_id)
