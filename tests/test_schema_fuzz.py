@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from leadflow.core.errors import Conflict
 from leadflow.wsgi import application
 from tests.factories import (
     make_bucket,
@@ -100,3 +101,28 @@ def test_every_operation_answers_as_documented(role, _connection_kept):
                 failures.append(f"{operation.label} [{mode.value}]: {error}")
 
     assert not failures, f"{len(failures)} failing:\n\n" + "\n\n".join(failures)
+
+
+def _operation(schema, label: str):
+    return next(r.ok() for r in schema.get_all_operations() if r.ok().label == label)
+
+
+def _conflict(actor):
+    raise Conflict("Not now.")
+
+
+@pytest.mark.parametrize("_case, broken, expected", [
+    ("server_error", lambda actor: 1 / 0, "Server error"),
+    ("undocumented_status", _conflict, "Undocumented status code"),
+])
+def test_the_fuzz_reports_what_breaks_the_contract(monkeypatch, _connection_kept, _case,
+                                                   broken, expected):
+    from leadflow.projects import api as projects_api
+
+    headers = _world("admin")
+    monkeypatch.setattr(projects_api, "projects_visible_to", broken)
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+
+    error = _run(_operation(schema, "GET /api/v1/projects"), GenerationMode.POSITIVE, headers)
+
+    assert expected in str(error)

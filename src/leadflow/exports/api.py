@@ -87,7 +87,8 @@ def get_export(request, export_id: DbId):
 @router.get("/exports/{export_id}/download", response=responses(200, None, 401, 404, 409),
             openapi_extra={"responses": {200: {"description": "The file", "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                services.CONTENT_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}}}})
+                services.CONTENT_TYPES["xlsx"]: {"schema": {"type": "string",
+                                                            "format": "binary"}}}}}})
 def download_export(request, export_id: DbId):
     """The export's file, streamed; 409 while it is not ready."""
     job = get_export_for(actor_of(request), export_id)
