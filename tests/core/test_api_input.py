@@ -180,3 +180,59 @@ def test_the_ui_answers_a_nul_character_in_a_form_with_a_page(client):
     assert response.status_code == 400
     assert "cannot be saved" in response.content.decode()
     assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/leads", "/api/v1/leads?ordering=created_at"])
+def test_a_time_with_an_offset_beyond_postgresqls_is_read_in_utc(client, path):
+    w = World()
+    separator = "&" if "?" in path else "?"
+
+    response = client.get(f"{path}{separator}created_after={quote('2001-01-01T10:00:00+17:47')}",
+                          **auth(w.manager))
+
+    assert response.status_code == 200
+    assert {item["id"] for item in response.json()["items"]} == {w.own_lead.pk, w.other_lead.pk}
+
+
+def test_a_time_outside_the_years_utc_can_hold_is_400(client):
+    w = World()
+
+    response = client.get(f"/api/v1/leads?created_before={quote('0001-01-01T00:00:00+05:00')}",
+                          **auth(w.manager))
+
+    assert response.status_code == 400
+    assert error_fields(response) == [("created_before", "invalid")]
+
+
+def test_a_next_call_with_a_far_offset_is_kept_in_utc(client):
+    w = World()
+
+    response = send_raw(client, "post", f"/api/v1/leads/{w.own_lead.pk}/follow-up", w.agent,
+                        '{"next_call_at": "2100-01-02T10:00:00+20:00"}')
+
+    assert response.status_code == 200
+    assert response.json()["next_call_at"] == "2100-01-01T14:00:00Z"
+
+
+def test_a_cursor_with_an_id_beyond_64_bits_is_400(client):
+    from leadflow.core.pagination import encode_cursor
+
+    w = World()
+    cursor = encode_cursor([False, "2026-01-01T00:00:00+00:00", 2**64])
+
+    response = client.get(f"/api/v1/leads?cursor={cursor}", **auth(w.manager))
+
+    assert response.status_code == 400
+    assert error_fields(response) == [("cursor", "invalid")]
+
+
+def test_a_cursor_time_with_a_far_offset_is_read_in_utc(client):
+    from leadflow.core.pagination import encode_cursor
+
+    w = World()
+    cursor = encode_cursor([False, "2026-01-01T00:00:00+17:47", 1])
+
+    response = client.get(f"/api/v1/leads?cursor={cursor}", **auth(w.manager))
+
+    assert response.status_code == 200
+    assert response.json()["items"] == []

@@ -10,7 +10,7 @@ from pydantic import ConfigDict
 
 from leadflow.activities import services
 from leadflow.activities.selectors import activities_of, activity_out
-from leadflow.core.api import DbId, actor_of, responses
+from leadflow.core.api import DbId, Instant, actor_of, responses
 from leadflow.core.pagination import check_limit
 from leadflow.crm.access import get_lead_for
 
@@ -46,7 +46,7 @@ class ActivityPage(Schema):
 class FollowUpIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    next_call_at: datetime | None
+    next_call_at: Instant | None
 
 
 class FollowUpOut(Schema):

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from django.http import HttpRequest
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from leadflow.accounts.access import can_configure
 from leadflow.accounts.services import authenticate_token
 from leadflow.core.actor import Actor
 from leadflow.core.errors import PermissionDenied
+from leadflow.core.instant import as_utc
 from leadflow.core.text import check_query, check_storable
 
 Gate = Callable[[object], None]
 
 # An id the database can compare: SQLite raises OverflowError on integers beyond 64 bits.
 DbId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+# A time any database compares: in UTC (PostgreSQL refuses offsets beyond ±15:59).
+Instant = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class CheckedParser(Parser):

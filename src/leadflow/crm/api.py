@@ -12,7 +12,7 @@ from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from leadflow.accounts.models import User
-from leadflow.core.api import DbId, actor_of, responses
+from leadflow.core.api import DbId, Instant, actor_of, responses
 from leadflow.core.errors import NotFound, ValidationFailed
 from leadflow.core.pagination import check_limit, paginate
 from leadflow.crm import services
@@ -64,9 +64,9 @@ class LeadFilterFields(Schema):
     retired: bool | None = None
     list: DbId | None = None
     bucket: DbId | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    next_call_before: datetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
+    next_call_before: Instant | None = None
 
 
 class LeadQuery(LeadFilterFields):

@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
-from leadflow.core.api import CONFIGURERS, DbId, actor_of, responses
+from leadflow.core.api import CONFIGURERS, DbId, Instant, actor_of, responses
 from leadflow.core.errors import (
     NotFound,
     PermissionDenied,
@@ -282,8 +282,8 @@ def rotate_key(request, bucket_id: DbId):
 class SubmissionQuery(Schema):
     q: str | None = None
     status: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
     manager: DbId | None = None
     unassigned: bool | None = None
     ordering: str = "-created_at"
