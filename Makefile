@@ -12,8 +12,8 @@ BENCH_INTAKE_PG_URL ?= postgres://postgres@127.0.0.1:5432/bench_intake
 BENCH_INTAKE_ARGS ?=
 export LEADFLOW_HOME ?= $(CURDIR)/var
 
-.PHONY: run test test-sqlite test-postgres lint bench bench-intake bench-routing bench-retirement \
-	bench-imports bench-normalize bench-background install clean
+.PHONY: run test test-sqlite test-postgres lint fuzz bench bench-intake bench-routing \
+	bench-retirement bench-imports bench-normalize bench-background install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ test-postgres: $(BIN)/.installed
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 test: lint test-sqlite test-postgres
+
+# Schemathesis over /api/openapi.json as anonymous, agent, manager and admin, on both engines,
+# with FUZZ_EXAMPLES examples per operation and generation mode (the suite runs 3).
+FUZZ_EXAMPLES ?= 50
+
+fuzz: $(BIN)/.installed
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/test_schema_fuzz.py
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DATABASE_URL=$(PG_URL) $(BIN)/pytest -q tests/test_schema_fuzz.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/leads_api.py --database sqlite --leads $(BENCH_LEADS) $(BENCH_ARGS)

@@ -8,14 +8,23 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
 
-from leadflow.core.api import BearerAuth, SessionAuth
+from leadflow.core.api import BearerAuth, CheckedParser, SessionAuth
 from leadflow.core.errors import DomainError, RateLimited, ValidationFailed
 
-api = NinjaAPI(
+
+class LeadflowAPI(NinjaAPI):
+    """Ninja's API, whose OpenAPI document also declares the errors every operation shares."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        return document_errors(super().get_openapi_schema(*args, **kwargs))
+
+
+api = LeadflowAPI(
     title="Leadflow API",
     version="1",
     urls_namespace="api",
     auth=[BearerAuth(), SessionAuth()],
+    parser=CheckedParser(),
     docs_url=None,
     openapi_url=None,
 )
@@ -26,6 +35,88 @@ class ContractSwagger(Swagger):
 
     def get_openapi_url(self, api, path_params):
         return "/api/openapi.json"
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "description": "Every error: `detail` says what went wrong; `errors` names the fields of "
+                   "an input error; some errors add their own keys (e.g. `duplicate_of`).",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+    },
+    "required": ["detail"],
+    "additionalProperties": True,
+}
+FIELD_ERROR_SCHEMA = {
+    "title": "FieldError",
+    "type": "object",
+    "properties": {"field": {"type": "string"}, "code": {"type": "string"},
+                   "message": {"type": "string"}},
+    "required": ["field", "code", "message"],
+}
+ERROR_DESCRIPTIONS = {
+    400: "Bad request: a malformed id, query value or body, or a field error",
+    401: "No or bad credentials",
+    403: "Not allowed (or no CSRF token with a session)",
+    404: "Missing or not visible",
+    409: "Conflict with the current state",
+    413: "Body over its size limit",
+    414: "Request line too long",
+    429: "Too many failed attempts; retry after `Retry-After` seconds",
+    431: "Request headers too large",
+}
+INTAKE_PATHS = ("/api/v1/intake/",)
+
+
+def _error_response(code: int) -> dict:
+    response = {"description": ERROR_DESCRIPTIONS.get(code, "Error"), "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    if code == 429:
+        response["headers"] = {"Retry-After": {"description": "Seconds to wait",
+                                               "schema": {"type": "integer"}}}
+    return response
+
+
+def _generic(response: dict) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return schema.get("type") == "object" and "properties" not in schema
+
+
+def document_errors(schema: dict) -> dict:
+    """Declare on every operation the errors it shares with the others, from what the
+    operation has: 400 for any parameter or body (malformed ids, query values, bodies,
+    text no database stores), 413 for a body, 404 for a path id, 401/403/429 for
+    authenticated and intake operations (a bad token or bucket key, repeated, is 429), and
+    414/431 for a request line or headers over the server's limits. Errors already declared
+    by a route keep their code; their generic schemas become the one `Error` schema."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, shared in (("Error", ERROR_SCHEMA), ("FieldError", FIELD_ERROR_SCHEMA)):
+        if components.setdefault(name, shared) is not shared:
+            raise ValueError(f"A route's schema is named {name}, like the shared error schema.")
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            # Ninja keys the routes' own answers by int; JSON keys are strings.
+            responses = {str(code): answer for code, answer in
+                         operation.get("responses", {}).items()}
+            operation["responses"] = responses
+            codes = {414, 431}
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes.add(400)
+            if operation.get("requestBody"):
+                codes.add(413)
+            if "{" in path:
+                codes.add(404)
+            if operation.get("security") or path.startswith(INTAKE_PATHS):
+                codes.update((401, 403, 429))
+            for code in sorted(codes):
+                responses.setdefault(str(code), _error_response(code))
+            for code, response in responses.items():
+                if int(code) >= 400 and _generic(response):
+                    responses[code] = _error_response(int(code))
+    return schema
 
 
 def openapi_json(request):
@@ -90,6 +181,8 @@ def _auth_error(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, DomainError):  # raised by CheckedParser.parse_body
+        return _domain_error(request, exc.__cause__)
     body = {"detail": str(exc)}
     if exc.status_code == 400:
         body["errors"] = [{"field": "body", "code": "invalid_json", "message": str(exc)}]

@@ -31,6 +31,8 @@ def cmd_serve(args) -> int:
 
     from django.core.management import call_command
 
+    from leadflow.server import LIMIT_REQUEST_LINE
+
     call_command("collectstatic", interactive=False, verbosity=0)
     from django.db import connection
 
@@ -40,7 +42,10 @@ def cmd_serve(args) -> int:
         "--bind", f"{args.host}:{args.port}", "--workers", workers,
         # gthread workers keep client connections alive between requests (sync workers close
         # each), in a thread of their own beside the request threads.
-        "--worker-class", "gthread", "--threads", str(args.threads),
+        "--worker-class", "leadflow.server.JsonErrorsWorker", "--threads", str(args.threads),
+        # Gunicorn's longest request line; past it, and on any request it cannot parse, the
+        # worker answers JSON (leadflow/server.py).
+        "--limit-request-line", str(LIMIT_REQUEST_LINE),
         "--access-logfile", "-", "--timeout", "60",
     ]
     if args.no_worker:

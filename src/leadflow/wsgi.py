@@ -1,4 +1,5 @@
-"""The WSGI application: Django's, with intake submissions taken by a handler of their own.
+"""The WSGI application: Django's, with intake submissions taken by a handler of their own, and
+chunked request bodies read before Django sees them (leadflow/server.py).
 
 `POST /api/v1/intake/…` is the busiest route by far and authenticates by bucket key alone: it
 needs no session, CSRF, user, messages, htmx or static-file middleware, whose work costs about a
@@ -12,6 +13,8 @@ from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.test.utils import override_settings
 from django.urls import get_resolver
+
+from leadflow.server import read_chunked_body
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
 
@@ -28,8 +31,19 @@ with override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m in INTAKE
     _intake = get_wsgi_application()
 
 
+# Uploads may be as large as with a Content-Length; other chunked bodies stop at Django's limit.
+UPLOAD_PREFIXES = ("/api/v1/imports", "/imports/")
+
+
 def application(environ, start_response):
-    handler = _intake if environ.get("PATH_INFO", "").startswith(INTAKE_PREFIX) else _full
+    path = environ.get("PATH_INFO", "")
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get(
+            "CONTENT_LENGTH"):
+        limit = None if path.startswith(UPLOAD_PREFIXES) else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        answer = read_chunked_body(environ, start_response, limit=limit)
+        if answer is not None:
+            return answer
+    handler = _intake if path.startswith(INTAKE_PREFIX) else _full
     return handler(environ, start_response)
 
 

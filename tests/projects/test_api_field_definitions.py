@@ -199,4 +199,5 @@ def test_the_openapi_schema_documents_the_routes(client):
     single = schema["paths"]["/api/v1/field-definitions/{definition_id}"]
     assert set(listing) == {"get", "post"}
     assert set(single) == {"get", "patch", "delete"}
-    assert set(listing["post"]["responses"]) == {"201", "400", "401", "403", "404", "409"}
+    assert set(listing["post"]["responses"]) == {"201", "400", "401", "403", "404", "409",
+                                                 "413", "414", "429", "431"}

@@ -95,12 +95,12 @@ def _user_for(actor, user_id: int) -> User:
 
 
 @router.get("/users/{user_id}", response=responses(200, UserOut, 401, 404))
-def get_user(request, user_id: int):
+def get_user(request, user_id: DbId):
     return user_out(_user_for(actor_of(request), user_id))
 
 
 @router.patch("/users/{user_id}", response=responses(200, UserOut, 400, 401, 403, 404))
-def update_user(request, user_id: int, payload: UserPatch):
+def update_user(request, user_id: DbId, payload: UserPatch):
     actor = actor_of(request)
     user = _user_for(actor, user_id)
     return user_out(services.update_user(user, actor=actor, **payload.dict(exclude_unset=True)))

@@ -10,7 +10,7 @@ from pydantic import ConfigDict
 
 from leadflow.activities import services
 from leadflow.activities.selectors import activities_of, activity_out
-from leadflow.core.api import actor_of, responses
+from leadflow.core.api import DbId, Instant, actor_of, responses
 from leadflow.core.pagination import check_limit
 from leadflow.crm.access import get_lead_for
 
@@ -46,7 +46,7 @@ class ActivityPage(Schema):
 class FollowUpIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    next_call_at: datetime | None
+    next_call_at: Instant | None
 
 
 class FollowUpOut(Schema):
@@ -55,7 +55,7 @@ class FollowUpOut(Schema):
 
 
 @router.get("/leads/{lead_id}/activities", response=responses(200, ActivityPage, 400, 401, 404))
-def list_activities(request, lead_id: int, limit: int | None = None, cursor: str | None = None):
+def list_activities(request, lead_id: DbId, limit: int | None = None, cursor: str | None = None):
     lead = get_lead_for(actor_of(request), lead_id, "view")
     rows, next_cursor = activities_of(lead, limit=check_limit(limit), cursor=cursor)
     return {"items": [activity_out(a) for a in rows], "next_cursor": next_cursor}
@@ -63,7 +63,7 @@ def list_activities(request, lead_id: int, limit: int | None = None, cursor: str
 
 @router.post("/leads/{lead_id}/activities",
              response=responses(201, ActivityOut, 400, 401, 403, 404))
-def log_activity(request, lead_id: int, payload: ActivityIn):
+def log_activity(request, lead_id: DbId, payload: ActivityIn):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "change")
     activity = services.log_activity(
@@ -74,14 +74,14 @@ def log_activity(request, lead_id: int, payload: ActivityIn):
 
 
 @router.get("/leads/{lead_id}/follow-up", response=responses(200, FollowUpOut, 401, 404))
-def get_follow_up(request, lead_id: int):
+def get_follow_up(request, lead_id: DbId):
     lead = get_lead_for(actor_of(request), lead_id, "view")
     return {"lead": lead.pk, "next_call_at": lead.next_call_at}
 
 
 @router.post("/leads/{lead_id}/follow-up",
              response=responses(200, FollowUpOut, 400, 401, 403, 404, 409))
-def schedule_next_call(request, lead_id: int, payload: FollowUpIn):
+def schedule_next_call(request, lead_id: DbId, payload: FollowUpIn):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "change")
     lead = services.schedule_next_call(lead, payload.next_call_at, actor=actor)

@@ -23,6 +23,7 @@ from leadflow.clients.selectors import (
 from leadflow.core.api import DbId, actor_of, responses
 from leadflow.core.errors import NotFound, ValidationFailed
 from leadflow.core.pagination import check_limit
+from leadflow.core.text import check_storable
 from leadflow.crm.access import get_lead_for
 from leadflow.crm.schemas import EventPage, LeadOut
 from leadflow.crm.selectors import event_out, lead_out
@@ -98,6 +99,7 @@ def _convert_body(raw: bytes) -> ConvertIn:
         raise ValidationFailed.one("body", "invalid_json", "The body is not JSON.")
     if not isinstance(values, dict):
         raise ValidationFailed.one("body", "invalid", "The body must be a JSON object.")
+    check_storable(values)
     try:
         return ConvertIn(**values)
     except PydanticValidationError as exc:
@@ -112,7 +114,7 @@ def _convert_body(raw: bytes) -> ConvertIn:
              | {200: ConversionOut},
              openapi_extra={"requestBody": {"required": False, "content": {
                  "application/json": {"schema": ConvertIn.model_json_schema()}}}})
-def convert_lead(request, lead_id: int):
+def convert_lead(request, lead_id: DbId):
     """Body `{"client"?: id, "reason"?}`; an empty body converts into a new client."""
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "stage")
@@ -129,7 +131,7 @@ def convert_lead(request, lead_id: int):
 
 
 @router.get("/leads/{lead_id}/convert", response=responses(200, CandidatesOut, 401, 404))
-def conversion_candidates(request, lead_id: int):
+def conversion_candidates(request, lead_id: DbId):
     """The existing clients this lead's duplicate keys match: offered as "merge into"."""
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "view")
@@ -150,12 +152,12 @@ def get_clients(request, query: Query[ClientQuery]):
 
 
 @router.get("/clients/{client_id}", response=responses(200, ClientOut, 401, 404))
-def get_client(request, client_id: int):
+def get_client(request, client_id: DbId):
     return client_out(get_client_for(actor_of(request), client_id, "view"))
 
 
 @router.patch("/clients/{client_id}", response=responses(200, ClientOut, 400, 401, 403, 404))
-def update_client(request, client_id: int, payload: ClientPatch):
+def update_client(request, client_id: DbId, payload: ClientPatch):
     actor = actor_of(request)
     changes = payload.dict(exclude_unset=True)
     client = get_client_for(actor, client_id, "manage" if "owner" in changes else "change")
@@ -172,7 +174,7 @@ def update_client(request, client_id: int, payload: ClientPatch):
 
 
 @router.get("/clients/{client_id}/timeline", response=responses(200, EventPage, 400, 401, 404))
-def get_client_timeline(request, client_id: int, limit: int | None = None,
+def get_client_timeline(request, client_id: DbId, limit: int | None = None,
                         cursor: str | None = None):
     client = get_client_for(actor_of(request), client_id, "view")
     events, next_cursor = client_timeline(client, limit=check_limit(limit), cursor=cursor)

@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from django.http import HttpRequest
+from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from leadflow.accounts.access import can_configure
 from leadflow.accounts.services import authenticate_token, count_wrong_credential
 from leadflow.core.actor import Actor
 from leadflow.core.clientaddress import client_address
 from leadflow.core.errors import PermissionDenied
+from leadflow.core.instant import as_utc
+from leadflow.core.text import check_query, check_storable
 
 Gate = Callable[[object], None]
 
 # An id the database can compare: SQLite raises OverflowError on integers beyond 64 bits.
 DbId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+# A time any database compares: in UTC (PostgreSQL refuses offsets beyond ±15:59).
+Instant = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class CheckedParser(Parser):
+    """Ninja's parser, refusing text no database stores (NUL characters, lone surrogates) in
+    every JSON body, query value and form field with a 400 naming the fields. Ninja wraps
+    errors of `parse_body` in an HttpError whose cause is the ValidationFailed raised here;
+    the API's HttpError handler answers the cause."""
+
+    def parse_body(self, request: HttpRequest):
+        data = super().parse_body(request)
+        check_storable(data)
+        return data
+
+    def parse_querydict(self, data, list_fields, request: HttpRequest):
+        check_query(data)
+        return super().parse_querydict(data, list_fields, request)
 
 
 class BearerAuth(HttpBearer):

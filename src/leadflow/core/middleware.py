@@ -4,9 +4,14 @@ Content-Security-Policy of every response."""
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.shortcuts import render
+
+from leadflow.core.errors import ValidationFailed
+from leadflow.core.text import check_query
 
 MAX_BODY = 1024 * 1024
 UPLOAD_PATHS = ("/api/v1/imports",)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class ApiBodyLimitMiddleware:
@@ -61,3 +66,26 @@ class ContentSecurityPolicyMiddleware:
                 EMBEDDABLE_POLICY if embeddable else CONTENT_SECURITY_POLICY
             )
         return response
+
+
+class UnstorableInputMiddleware:
+    """The UI's query strings and form fields with text no database stores (a NUL character)
+    get a 400 page instead of a failing query. The API checks its own input in its parser
+    (`leadflow.core.api.CheckedParser`), with per-field JSON errors; uploads are read by
+    their forms."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/"):
+            try:
+                check_query(request.GET)
+                if request.method == "POST" and request.content_type in FORM_TYPES:
+                    check_query(request.POST)
+            except ValidationFailed:
+                context = {"status": 400, "title": "Text that cannot be saved",
+                           "detail": "Part of what was sent contains a character that cannot "
+                                     "be saved (a NUL character). Remove it and try again."}
+                return render(request, "error.html", context, status=400)
+        return self.get_response(request)

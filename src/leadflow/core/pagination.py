@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 
 from leadflow.core.errors import ValidationFailed
+from leadflow.core.instant import as_utc
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -53,7 +54,7 @@ def _parse_value(value: Any, ordering: Ordering) -> Any:
         return None
     if ordering.kind == "datetime":
         try:
-            return datetime.fromisoformat(value)
+            return as_utc(datetime.fromisoformat(value))
         except (TypeError, ValueError):
             raise ValidationFailed.one("cursor", "invalid", "Cursor is not valid.")
     if not isinstance(value, str):
@@ -85,7 +86,7 @@ def paginate(
     f = ordering.field
     if cursor:
         is_null, value, pk = decode_cursor(cursor)
-        if not isinstance(pk, int):
+        if not isinstance(pk, int) or not -(2**63) <= pk < 2**63:
             raise ValidationFailed.one("cursor", "invalid", "Cursor is not valid.")
         qs = qs.filter(_after(ordering, bool(is_null), _parse_value(value, ordering), pk))
     if ordering.descending:

@@ -12,7 +12,7 @@ from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from leadflow.accounts.models import User
-from leadflow.core.api import DbId, actor_of, responses
+from leadflow.core.api import DbId, Instant, actor_of, responses
 from leadflow.core.errors import NotFound, ValidationFailed
 from leadflow.core.pagination import check_limit, paginate
 from leadflow.crm import services
@@ -64,9 +64,9 @@ class LeadFilterFields(Schema):
     retired: bool | None = None
     list: DbId | None = None
     bucket: DbId | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    next_call_before: datetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
+    next_call_before: Instant | None = None
 
 
 class LeadQuery(LeadFilterFields):
@@ -219,12 +219,12 @@ def _bulk_filters(values: dict) -> LeadFilters:
 
 
 @router.get("/leads/{lead_id}", response=responses(200, LeadOut, 401, 404))
-def get_lead(request, lead_id: int):
+def get_lead(request, lead_id: DbId):
     return lead_out(get_lead_for(actor_of(request), lead_id, "view"))
 
 
 @router.patch("/leads/{lead_id}", response=responses(200, LeadOut, 400, 401, 403, 404, 409))
-def update_lead(request, lead_id: int, payload: LeadPatch):
+def update_lead(request, lead_id: DbId, payload: LeadPatch):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "change")
     changes = payload.dict(exclude_unset=True)
@@ -235,14 +235,14 @@ def update_lead(request, lead_id: int, payload: LeadPatch):
 
 
 @router.delete("/leads/{lead_id}", response=responses(204, None, 401, 403, 404))
-def delete_lead(request, lead_id: int):
+def delete_lead(request, lead_id: DbId):
     actor = actor_of(request)
     services.delete_lead(get_lead_for(actor, lead_id, "delete"), actor=actor)
     return Status(204, None)
 
 
 @router.post("/leads/{lead_id}/stage", response=responses(200, LeadOut, 400, 401, 403, 404, 409))
-def set_stage(request, lead_id: int, payload: StageIn):
+def set_stage(request, lead_id: DbId, payload: StageIn):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "stage")
     try:
@@ -256,7 +256,7 @@ def set_stage(request, lead_id: int, payload: StageIn):
 
 
 @router.get("/leads/{lead_id}/timeline", response=responses(200, EventPage, 400, 401, 404))
-def lead_timeline(request, lead_id: int, limit: int | None = None, cursor: str | None = None):
+def lead_timeline(request, lead_id: DbId, limit: int | None = None, cursor: str | None = None):
     lead = get_lead_for(actor_of(request), lead_id, "view")
     events, next_cursor = timeline_for(lead, limit=check_limit(limit), cursor=cursor)
     return {"items": [event_out(e) for e in events], "next_cursor": next_cursor}
@@ -294,7 +294,7 @@ class ReasonIn(Schema):
 
 
 @router.post("/leads/{lead_id}/assign", response=responses(200, LeadOut, 400, 401, 403, 404, 409))
-def assign_lead(request, lead_id: int, payload: AssignIn):
+def assign_lead(request, lead_id: DbId, payload: AssignIn):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "manage")
     given = payload.model_fields_set
@@ -311,40 +311,40 @@ def assign_lead(request, lead_id: int, payload: AssignIn):
 
 @router.post("/leads/{lead_id}/unassign",
              response=responses(200, LeadOut, 400, 401, 403, 404, 409))
-def unassign_lead(request, lead_id: int, payload: ReasonIn | None = None):
+def unassign_lead(request, lead_id: DbId, payload: ReasonIn | None = None):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "manage")
     return lead_out(services.unassign(lead, actor=actor, reason=payload.reason if payload else ""))
 
 
 @router.post("/leads/{lead_id}/release", response=responses(200, LeadOut, 400, 401, 403, 404, 409))
-def release_lead(request, lead_id: int, payload: ReasonIn | None = None):
+def release_lead(request, lead_id: DbId, payload: ReasonIn | None = None):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "view")
     return lead_out(services.release(lead, actor=actor, reason=payload.reason if payload else ""))
 
 
 @router.post("/leads/{lead_id}/claim", response=responses(200, LeadOut, 401, 403, 404, 409))
-def claim_lead(request, lead_id: int):
+def claim_lead(request, lead_id: DbId):
     actor = actor_of(request)
     return lead_out(services.claim(get_lead_in_my_pools(actor, lead_id), actor=actor))
 
 
 @router.post("/leads/{lead_id}/take-ownership",
              response=responses(200, LeadOut, 401, 403, 404, 409))
-def take_ownership(request, lead_id: int):
+def take_ownership(request, lead_id: DbId):
     actor = actor_of(request)
     return lead_out(services.take_ownership(get_lead_in_my_pools(actor, lead_id), actor=actor))
 
 
 @router.post("/leads/{lead_id}/route", response=responses(200, LeadOut, 401, 403, 404, 409))
-def route_lead(request, lead_id: int):
+def route_lead(request, lead_id: DbId):
     actor = actor_of(request)
     return lead_out(services.route_lead(get_lead_for(actor, lead_id, "manage"), actor=actor))
 
 
 @router.post("/pools/{pool_id}/next", response=responses(200, LeadOut, 401, 403, 404))
-def next_from_pool(request, pool_id: int):
+def next_from_pool(request, pool_id: DbId):
     actor = actor_of(request)
     return lead_out(services.next_from_pool(get_pool_for(actor, pool_id), actor=actor))
 
@@ -392,7 +392,7 @@ class OfferPage(Schema):
 
 
 @router.post("/leads/{lead_id}/offers", response=responses(201, OfferOut, 400, 401, 403, 404, 409))
-def make_offer(request, lead_id: int, payload: OfferIn):
+def make_offer(request, lead_id: DbId, payload: OfferIn):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "manage")
     offer = services.make_offer(lead, actor=actor, **payload.dict())
@@ -400,7 +400,7 @@ def make_offer(request, lead_id: int, payload: OfferIn):
 
 
 @router.get("/leads/{lead_id}/offers", response=responses(200, OfferPage, 400, 401, 403, 404))
-def lead_offers(request, lead_id: int, limit: int | None = None, cursor: str | None = None):
+def lead_offers(request, lead_id: DbId, limit: int | None = None, cursor: str | None = None):
     actor = actor_of(request)
     lead = get_lead_for(actor, lead_id, "manage")
     rows, next_cursor = paginate(Offer.objects.filter(lead=lead), OFFER_ORDER,
@@ -420,18 +420,18 @@ def my_offers(request, live: bool | None = None, limit: int | None = None,
 
 
 @router.get("/offers/{offer_id}", response=responses(200, OfferOut, 401, 404))
-def get_offer(request, offer_id: int):
+def get_offer(request, offer_id: DbId):
     return offer_out(get_offer_for(actor_of(request), offer_id))
 
 
 @router.post("/offers/{offer_id}/accept", response=responses(200, LeadOut, 401, 404, 409))
-def accept_offer(request, offer_id: int):
+def accept_offer(request, offer_id: DbId):
     actor = actor_of(request)
     return lead_out(services.accept_offer(get_offer_for(actor, offer_id), actor=actor))
 
 
 @router.post("/offers/{offer_id}/decline", response=responses(200, OfferOut, 400, 401, 404, 409))
-def decline_offer(request, offer_id: int, payload: ReasonIn | None = None):
+def decline_offer(request, offer_id: DbId, payload: ReasonIn | None = None):
     actor = actor_of(request)
     offer = services.decline_offer(get_offer_for(actor, offer_id), actor=actor,
                                    reason=payload.reason if payload else "")
@@ -439,6 +439,6 @@ def decline_offer(request, offer_id: int, payload: ReasonIn | None = None):
 
 
 @router.post("/offers/{offer_id}/cancel", response=responses(200, OfferOut, 401, 403, 404, 409))
-def cancel_offer(request, offer_id: int):
+def cancel_offer(request, offer_id: DbId):
     actor = actor_of(request)
     return offer_out(services.cancel_offer(get_offer_for(actor, offer_id), actor=actor))

@@ -55,7 +55,7 @@ class ExportPage(Schema):
     next_cursor: str | None
 
 
-@router.post("/exports", response=responses(202, ExportOut, 400, 401))
+@router.post("/exports", response=responses(202, ExportOut, 400, 401, 404))
 def start_export(request, payload: ExportIn):
     """Starts an export job of the leads the filter picks among those the caller sees.
     Columns: see `leadflow.exports.services.COLUMNS`, plus `custom.<field name>`."""
@@ -84,7 +84,11 @@ def get_export(request, export_id: DbId):
     return services.export_out(get_export_for(actor_of(request), export_id))
 
 
-@router.get("/exports/{export_id}/download", response=responses(200, None, 401, 404, 409))
+@router.get("/exports/{export_id}/download", response=responses(200, None, 401, 404, 409),
+            openapi_extra={"responses": {200: {"description": "The file", "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                services.CONTENT_TYPES["xlsx"]: {"schema": {"type": "string",
+                                                            "format": "binary"}}}}}})
 def download_export(request, export_id: DbId):
     """The export's file, streamed; 409 while it is not ready."""
     job = get_export_for(actor_of(request), export_id)

@@ -45,6 +45,7 @@ from leadflow.crm.filters import LeadFilters, apply_lead_filters, check_filters
 from leadflow.jobs.models import Job
 from leadflow.jobs.services import register as register_job
 from leadflow.jobs.services import start_job
+from leadflow.projects.access import get_project_for
 
 KIND = "export"
 FORMATS = ("csv", "xlsx")
@@ -333,8 +334,12 @@ def filters_from_params(values: dict) -> LeadFilters:
 def start_export(filters: LeadFilters, *, actor: Actor, fmt: str = "csv",
                  columns: Iterable[str] | None = None) -> Job:
     """Store an export job for the leads `filters` picks among those the actor sees; a worker
-    writes the file (see the module docstring). Any user may export what they see.
-    Errors: ValidationFailed (filters, `format`, `columns`)."""
+    writes the file (see the module docstring). Any user may export what they see; a
+    `project` filter must name one of theirs.
+    Errors: NotFound (the project filter names a missing or invisible project),
+    ValidationFailed (filters, `format`, `columns`)."""
+    if filters.project is not None:
+        get_project_for(actor, filters.project)
     check_filters(filters)
     fmt = check_format(fmt)
     columns = check_columns(columns)

@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from leadflow.core.api import actor_of, responses
+from leadflow.core.api import DbId, actor_of, responses
 from leadflow.core.errors import NotFound, ValidationFailed
 from leadflow.imports import services
 from leadflow.projects.access import projects_visible_to
@@ -53,8 +53,9 @@ def _project(actor, value: str):
     if not value:
         raise ValidationFailed.one("project", "required", "Say which project to import into.")
     visible = projects_visible_to(actor)
-    found = (visible.filter(pk=int(value)) if value.isdigit() and len(value) < 19
-             else visible.filter(slug=value)).first()
+    # ASCII digits only: "¹" passes isdigit() but not int().
+    by_id = value.isascii() and value.isdigit() and len(value) < 19
+    found = (visible.filter(pk=int(value)) if by_id else visible.filter(slug=value)).first()
     if found is None:
         raise NotFound("Project not found.")
     return found
@@ -92,13 +93,15 @@ def create_import(request, file: UploadedFile = File(...), project: str = Form(.
 
 
 @router.get("/imports/{import_id}", response=responses(200, ImportOut, 401, 404))
-def get_import(request, import_id: int):
+def get_import(request, import_id: DbId):
     """Progress, counts per outcome, the mapping used and suggested, warnings, first problems."""
     return services.import_out(services.get_import_for(actor_of(request), import_id))
 
 
-@router.get("/imports/{import_id}/errors", response=responses(200, str, 401, 404))
-def get_import_errors(request, import_id: int):
+@router.get("/imports/{import_id}/errors", response=responses(200, None, 401, 404),
+            openapi_extra={"responses": {200: {"description": "The rejected rows", "content": {
+                "text/csv": {"schema": {"type": "string"}}}}}})
+def get_import_errors(request, import_id: DbId):
     """The rejected rows as CSV: the file's columns plus `reason`."""
     imp = services.get_import_for(actor_of(request), import_id)
     response = StreamingHttpResponse(services.rejected_rows_csv(imp),

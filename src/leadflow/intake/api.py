@@ -13,7 +13,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from leadflow.accounts.services import count_wrong_credential
-from leadflow.core.api import CONFIGURERS, DbId, actor_of, responses
+from leadflow.core.api import CONFIGURERS, DbId, Instant, actor_of, responses
 from leadflow.core.clientaddress import client_address
 from leadflow.core.errors import (
     NotFound,
@@ -23,6 +23,7 @@ from leadflow.core.errors import (
     ValidationFailed,
 )
 from leadflow.core.pagination import check_limit, paginate
+from leadflow.core.text import unstorable_fields
 from leadflow.intake.filters import (
     SUBMISSION_ORDERINGS,
     SubmissionFilters,
@@ -157,7 +158,7 @@ def bucket_out(b: Bucket) -> dict:
 # --- intake (bucket key) ---------------------------------------------------------------------
 
 
-def _bucket_of(request, bucket_id: int) -> Bucket:
+def _bucket_of(request, bucket_id: DbId) -> Bucket:
     """The authenticated, active bucket: 401/403 (or 429 after too many wrong keys from the
     client's address) come before anything about the body. Only a failure touches the
     throttle: a correct key costs nothing more."""
@@ -172,9 +173,6 @@ def _bucket_of(request, bucket_id: int) -> Bucket:
     return bucket
 
 
-MAX_DEPTH = 64
-
-
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")
 
@@ -186,36 +184,11 @@ def _finite(text: str) -> float:
     return value
 
 
-def _storable_text(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate escaped as \udxxx
-        return False
-    return "\x00" not in text
-
-
 def _check_storable(value) -> None:
-    """Refuse what no database stores verbatim: NUL characters (PostgreSQL text and jsonb
-    cannot hold them), lone surrogates (not Unicode) and nesting deep enough to exhaust the
-    JSON encoder."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ValidationFailed.one("body", "invalid",
-                                       f"The body is nested more than {MAX_DEPTH} levels deep.")
-        if isinstance(item, str):
-            children, texts = [], [item]
-        elif isinstance(item, dict):
-            children, texts = list(item.values()), list(item)
-        elif isinstance(item, list):
-            children, texts = item, []
-        else:
-            continue
-        if not all(_storable_text(text) for text in texts):
-            raise ValidationFailed.one("body", "invalid",
-                                       "The body contains a NUL character or invalid Unicode.")
-        stack.extend((child, depth + 1) for child in children)
+    """The raw payload is stored whole: unstorable text anywhere in it refuses the body."""
+    if unstorable_fields(value):
+        raise ValidationFailed.one("body", "invalid",
+                                   "The body contains a NUL character or invalid Unicode.")
 
 
 def _json_body(request):
@@ -316,8 +289,8 @@ def rotate_key(request, bucket_id: DbId):
 class SubmissionQuery(Schema):
     q: str | None = None
     status: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
     manager: DbId | None = None
     unassigned: bool | None = None
     ordering: str = "-created_at"

@@ -7,7 +7,7 @@ from typing import Any
 
 from ninja import Router, Schema
 
-from leadflow.core.api import actor_of, responses
+from leadflow.core.api import DbId, actor_of, responses
 from leadflow.jobs.access import get_job_for
 from leadflow.jobs.services import job_out
 
@@ -27,5 +27,5 @@ class JobOut(Schema):
 
 
 @router.get("/jobs/{job_id}", response=responses(200, JobOut, 401, 404))
-def get_job(request, job_id: int):
+def get_job(request, job_id: DbId):
     return job_out(get_job_for(actor_of(request), job_id))

@@ -296,13 +296,13 @@ def create_project(request, payload: ProjectIn):
 
 
 @router.get("/projects/{project_id}", response=responses(200, ProjectOut, 401, 404))
-def get_project(request, project_id: int):
+def get_project(request, project_id: DbId):
     return project_out(get_project_for(actor_of(request), project_id))
 
 
 @router.patch("/projects/{project_id}", response=responses(200, ProjectOut, 400, 401, 403, 404),
               auth=ADMINS)
-def update_project(request, project_id: int, payload: ProjectPatch):
+def update_project(request, project_id: DbId, payload: ProjectPatch):
     actor = actor_of(request)
     project = get_project_for(actor, project_id)
     return project_out(services.update_project(project, actor=actor, **payload.dict(
@@ -310,14 +310,14 @@ def update_project(request, project_id: int, payload: ProjectPatch):
 
 
 @router.get("/projects/{project_id}/members", response=responses(200, list[MemberOut], 401, 404))
-def list_members(request, project_id: int):
+def list_members(request, project_id: DbId):
     project = get_project_for(actor_of(request), project_id)
     return [member_out(m) for m in project.memberships.order_by("user__email")]
 
 
 @router.post("/projects/{project_id}/members",
              response=responses(200, MemberOut, 400, 401, 403, 404), auth=CONFIGURERS)
-def set_member(request, project_id: int, payload: MemberIn):
+def set_member(request, project_id: DbId, payload: MemberIn):
     actor = actor_of(request)
     project = get_project_for(actor, project_id)
     user = User.objects.filter(pk=payload.user).first()
@@ -332,7 +332,7 @@ def set_member(request, project_id: int, payload: MemberIn):
 
 @router.delete("/projects/{project_id}/members/{user_id}",
                response=responses(204, None, 401, 403, 404), auth=CONFIGURERS)
-def remove_member(request, project_id: int, user_id: int):
+def remove_member(request, project_id: DbId, user_id: DbId):
     actor = actor_of(request)
     project = get_project_for(actor, project_id)
     user = User.objects.filter(pk=user_id).first()
@@ -346,7 +346,7 @@ def remove_member(request, project_id: int, user_id: int):
 
 
 @router.get("/sources", response=responses(200, list[SourceOut], 401))
-def list_sources(request, project: int | None = None):
+def list_sources(request, project: DbId | None = None):
     qs = Source.objects.filter(project__in=projects_visible_to(actor_of(request)))
     if project is not None:
         qs = qs.filter(project_id=project)
@@ -364,13 +364,13 @@ def create_source(request, payload: SourceIn):
 
 
 @router.get("/sources/{source_id}", response=responses(200, SourceOut, 401, 404))
-def get_source(request, source_id: int):
+def get_source(request, source_id: DbId):
     return source_out(get_source_for(actor_of(request), source_id))
 
 
 @router.patch("/sources/{source_id}", response=responses(200, SourceOut, 400, 401, 403, 404, 409),
               auth=CONFIGURERS)
-def update_source(request, source_id: int, payload: SourcePatch):
+def update_source(request, source_id: DbId, payload: SourcePatch):
     actor = actor_of(request)
     source = get_source_for(actor, source_id)
     return source_out(services.update_source(source, actor=actor, **payload.dict(
@@ -381,7 +381,7 @@ def update_source(request, source_id: int, payload: SourcePatch):
 
 
 @router.get("/pools", response=responses(200, list[PoolOut], 401))
-def list_pools(request, project: int | None = None):
+def list_pools(request, project: DbId | None = None):
     qs = Pool.objects.filter(project__in=projects_visible_to(actor_of(request)))
     if project is not None:
         qs = qs.filter(project_id=project)
@@ -397,13 +397,13 @@ def create_pool(request, payload: PoolIn):
 
 
 @router.get("/pools/{pool_id}", response=responses(200, PoolOut, 401, 404))
-def get_pool(request, pool_id: int):
+def get_pool(request, pool_id: DbId):
     return pool_out(get_pool_for(actor_of(request), pool_id))
 
 
 @router.patch("/pools/{pool_id}", response=responses(200, PoolOut, 400, 401, 403, 404, 409),
               auth=CONFIGURERS)
-def update_pool(request, pool_id: int, payload: PoolPatch):
+def update_pool(request, pool_id: DbId, payload: PoolPatch):
     actor = actor_of(request)
     pool = get_pool_for(actor, pool_id)
     return pool_out(services.update_pool(pool, actor=actor, **payload.dict(exclude_unset=True)))
@@ -411,7 +411,7 @@ def update_pool(request, pool_id: int, payload: PoolPatch):
 
 @router.delete("/pools/{pool_id}", response=responses(204, None, 401, 403, 404, 409),
                auth=CONFIGURERS)
-def delete_pool(request, pool_id: int):
+def delete_pool(request, pool_id: DbId):
     actor = actor_of(request)
     services.delete_pool(get_pool_for(actor, pool_id), actor=actor)
     return Status(204, None)
@@ -421,7 +421,7 @@ def delete_pool(request, pool_id: int):
 
 
 @router.get("/stages", response=responses(200, list[StageOut], 401))
-def list_stages(request, project: int | None = None):
+def list_stages(request, project: DbId | None = None):
     qs = Stage.objects.filter(project__in=projects_visible_to(actor_of(request)))
     if project is not None:
         qs = qs.filter(project_id=project)
@@ -439,13 +439,13 @@ def create_stage(request, payload: StageCreate):
 
 
 @router.get("/stages/{stage_id}", response=responses(200, StageOut, 401, 404))
-def get_stage(request, stage_id: int):
+def get_stage(request, stage_id: DbId):
     return stage_out(get_stage_for(actor_of(request), stage_id))
 
 
 @router.patch("/stages/{stage_id}", response=responses(200, StageOut, 400, 401, 403, 404, 409),
               auth=CONFIGURERS)
-def update_stage(request, stage_id: int, payload: StagePatch):
+def update_stage(request, stage_id: DbId, payload: StagePatch):
     actor = actor_of(request)
     stage = get_stage_for(actor, stage_id)
     changes = payload.dict(exclude_unset=True)
@@ -461,7 +461,7 @@ def update_stage(request, stage_id: int, payload: StagePatch):
 
 @router.delete("/stages/{stage_id}", response=responses(204, None, 401, 403, 404, 409),
                auth=CONFIGURERS)
-def delete_stage(request, stage_id: int):
+def delete_stage(request, stage_id: DbId):
     actor = actor_of(request)
     services.delete_stage(get_stage_for(actor, stage_id), actor=actor)
     return Status(204, None)
@@ -476,7 +476,7 @@ def _choice_routes(path: str, model: type[ManagedChoice], getter, create, update
 
     @router.get(path, response=responses(200, list[ChoiceOut], 401),
                 operation_id=f"list_{op}")
-    def list_choices(request, project: int | None = None, active: bool | None = None):
+    def list_choices(request, project: DbId | None = None, active: bool | None = None):
         qs = model.objects.filter(project__in=projects_visible_to(actor_of(request)))
         if project is not None:
             qs = qs.filter(project_id=project)
@@ -493,20 +493,20 @@ def _choice_routes(path: str, model: type[ManagedChoice], getter, create, update
 
     @router.get(f"{path}/{{entry_id}}", response=responses(200, ChoiceOut, 401, 404),
                 operation_id=f"get_{op}")
-    def get_choice(request, entry_id: int):
+    def get_choice(request, entry_id: DbId):
         return choice_out(getter(actor_of(request), entry_id))
 
     @router.patch(f"{path}/{{entry_id}}",
                   response=responses(200, ChoiceOut, 400, 401, 403, 404, 409),
                   auth=CONFIGURERS, operation_id=f"update_{op}")
-    def update_choice(request, entry_id: int, payload: ChoicePatch):
+    def update_choice(request, entry_id: DbId, payload: ChoicePatch):
         actor = actor_of(request)
         entry = getter(actor, entry_id)
         return choice_out(update(entry, actor=actor, **payload.dict(exclude_unset=True)))
 
     @router.delete(f"{path}/{{entry_id}}", response=responses(204, None, 401, 403, 404, 409),
                    auth=CONFIGURERS, operation_id=f"delete_{op}")
-    def delete_choice(request, entry_id: int):
+    def delete_choice(request, entry_id: DbId):
         actor = actor_of(request)
         delete(getter(actor, entry_id), actor=actor)
         return Status(204, None)

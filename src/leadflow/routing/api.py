@@ -68,7 +68,7 @@ class ConditionsIn(Strict):
     custom: dict[str, CustomValue] | None = None
 
 
-class RuleOut(Schema):
+class DistributionRuleOut(Schema):
     id: int
     project: int
     name: str
@@ -83,7 +83,7 @@ class RuleOut(Schema):
     up_next: int | None
 
 
-class RuleIn(Strict):
+class DistributionRuleIn(Strict):
     project: DbId
     name: str
     pool: DbId
@@ -95,7 +95,7 @@ class RuleIn(Strict):
     agent_cap: int | None = None
 
 
-class RulePatch(Strict):
+class DistributionRulePatch(Strict):
     name: str | None = None
     pool: DbId | None = None
     method: Literal["round_robin", "weighted", "least_loaded"] | None = None
@@ -144,7 +144,8 @@ def rule_out(rule: DistributionRule, routers: dict[int, RotationRouter] | None =
     }
 
 
-def rule_changes(payload: RuleIn | RulePatch, *, exclude=()) -> dict[str, Any]:
+def rule_changes(payload: DistributionRuleIn | DistributionRulePatch, *,
+                 exclude=()) -> dict[str, Any]:
     """The service's keyword arguments: conditions flattened, only what the body named."""
     changes = payload.dict(exclude_unset=True, exclude={"conditions", *exclude})
     if payload.conditions is not None:
@@ -205,7 +206,7 @@ _team_routes("groups", "group", groups_visible_to, get_group_for, services.creat
 # --- distribution rules ------------------------------------------------------------------------
 
 
-@router.get("/distribution-rules", response=responses(200, list[RuleOut], 401, 403),
+@router.get("/distribution-rules", response=responses(200, list[DistributionRuleOut], 401, 403),
             auth=CONFIGURERS)
 def list_rules(request, project: DbId | None = None):
     """Rules in the order they are tried, each with who is up next."""
@@ -216,9 +217,10 @@ def list_rules(request, project: DbId | None = None):
     return [rule_out(r, routers) for r in qs.order_by("project_id", "position", "id")]
 
 
-@router.post("/distribution-rules", response=responses(201, RuleOut, 400, 401, 403, 404, 409),
+@router.post("/distribution-rules",
+             response=responses(201, DistributionRuleOut, 400, 401, 403, 404, 409),
              auth=CONFIGURERS)
-def create_rule(request, payload: RuleIn):
+def create_rule(request, payload: DistributionRuleIn):
     actor = actor_of(request)
     project = get_project_for(actor, payload.project)
     rule = services.create_rule(project, actor=actor,
@@ -226,22 +228,23 @@ def create_rule(request, payload: RuleIn):
     return Status(201, rule_out(rule))
 
 
-@router.get("/distribution-rules/{rule_id}", response=responses(200, RuleOut, 401, 403, 404),
-            auth=CONFIGURERS)
+@router.get("/distribution-rules/{rule_id}",
+            response=responses(200, DistributionRuleOut, 401, 403, 404), auth=CONFIGURERS)
 def get_rule(request, rule_id: DbId):
     return rule_out(get_rule_for(actor_of(request), rule_id))
 
 
 @router.patch("/distribution-rules/{rule_id}",
-              response=responses(200, RuleOut, 400, 401, 403, 404, 409), auth=CONFIGURERS)
-def update_rule(request, rule_id: DbId, payload: RulePatch):
+              response=responses(200, DistributionRuleOut, 400, 401, 403, 404, 409),
+              auth=CONFIGURERS)
+def update_rule(request, rule_id: DbId, payload: DistributionRulePatch):
     actor = actor_of(request)
     rule = get_rule_for(actor, rule_id)
     return rule_out(services.update_rule(rule, actor=actor, **rule_changes(payload)))
 
 
 @router.post("/distribution-rules/{rule_id}/move",
-             response=responses(200, RuleOut, 400, 401, 403, 404), auth=CONFIGURERS)
+             response=responses(200, DistributionRuleOut, 400, 401, 403, 404), auth=CONFIGURERS)
 def move_rule(request, rule_id: DbId, payload: MoveIn):
     actor = actor_of(request)
     rule = get_rule_for(actor, rule_id)

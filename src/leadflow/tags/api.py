@@ -59,7 +59,7 @@ class TagPatch(Strict):
     is_modifiable: bool | None = None
 
 
-class RuleOut(Schema):
+class TagRuleOut(Schema):
     id: int
     project: int
     tag: int
@@ -71,7 +71,7 @@ class RuleOut(Schema):
     active: bool
 
 
-class RuleIn(Strict):
+class TagRuleIn(Strict):
     tag: DbId
     action: Literal["unassign", "retire", "notify"]
     notify_owner: bool = False
@@ -81,7 +81,7 @@ class RuleIn(Strict):
     active: bool = True
 
 
-class RulePatch(Strict):
+class TagRulePatch(Strict):
     tag: DbId | None = None
     action: Literal["unassign", "retire", "notify"] | None = None
     notify_owner: bool | None = None
@@ -175,7 +175,7 @@ def _rule_tag(actor, tag_id: int):
         raise ValidationFailed.one("tag", "invalid", f"No tag {tag_id}.")
 
 
-@router.get("/tag-rules", response=responses(200, list[RuleOut], 401, 403), auth=CONFIGURERS)
+@router.get("/tag-rules", response=responses(200, list[TagRuleOut], 401, 403), auth=CONFIGURERS)
 def list_rules(request, project: DbId | None = None):
     qs = rules_visible_to(actor_of(request))
     if project is not None:
@@ -183,9 +183,9 @@ def list_rules(request, project: DbId | None = None):
     return [rule_out(r) for r in qs.prefetch_related("notify_users").order_by("project_id", "id")]
 
 
-@router.post("/tag-rules", response=responses(201, RuleOut, 400, 401, 403, 404),
+@router.post("/tag-rules", response=responses(201, TagRuleOut, 400, 401, 403, 404),
              auth=CONFIGURERS)
-def create_rule(request, payload: RuleIn):
+def create_rule(request, payload: TagRuleIn):
     actor = actor_of(request)
     tag = _rule_tag(actor, payload.tag)
     values = payload.dict(exclude={"tag", "action"})
@@ -194,15 +194,15 @@ def create_rule(request, payload: RuleIn):
     return Status(201, rule_out(rule))
 
 
-@router.get("/tag-rules/{rule_id}", response=responses(200, RuleOut, 401, 403, 404),
+@router.get("/tag-rules/{rule_id}", response=responses(200, TagRuleOut, 401, 403, 404),
             auth=CONFIGURERS)
 def get_rule(request, rule_id: DbId):
     return rule_out(get_rule_for(actor_of(request), rule_id))
 
 
-@router.patch("/tag-rules/{rule_id}", response=responses(200, RuleOut, 400, 401, 403, 404),
+@router.patch("/tag-rules/{rule_id}", response=responses(200, TagRuleOut, 400, 401, 403, 404),
               auth=CONFIGURERS)
-def update_rule(request, rule_id: DbId, payload: RulePatch):
+def update_rule(request, rule_id: DbId, payload: TagRulePatch):
     actor = actor_of(request)
     rule = get_rule_for(actor, rule_id)
     changes = payload.dict(exclude_unset=True)
