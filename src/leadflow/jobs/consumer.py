@@ -70,4 +70,5 @@ def run_consumer(*, jobs: int) -> None:
     logger = logging.getLogger("huey")
     if not logger.handlers:
         config.setup_logger(logger)
+        logger.propagate = False  # the root handler would print every line a second time
     LeadflowConsumer(HUEY, **config.values).run()
