@@ -502,3 +502,28 @@ def test_the_duplicate_check_job_checks_every_unchecked_lead():
 
     assert pairs() == [(anne.pk, ann.pk, PairState.OPEN)]
     assert Lead.objects.filter(duplicates_checked_at__isnull=True).count() == 0
+
+
+def test_on_sqlite_the_checks_write_in_short_slices(monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(duplicates, "CHECK_BATCH", 40)
+    monkeypatch.setattr(duplicates, "WRITE_SLICE", 1e-6)  # every write takes "too long"
+    sizes, real_store = [], duplicates._store_check
+
+    def storing(rows, blocks_of, found):
+        sizes.append(len(rows))
+        return real_store(rows, blocks_of, found)
+
+    monkeypatch.setattr(duplicates, "_store_check", storing)
+    project = make_project()
+    for n in range(30):
+        make_lead(project, name=f"Person {n} Example")
+
+    assert duplicates.sweep_unchecked_leads() == 30
+
+    assert not Lead.objects.filter(duplicates_checked_at__isnull=True).exists()
+    if connection.vendor == "sqlite":
+        assert sizes == [10, 10, 10]  # the least a slice takes, every time
+    else:  # other writers wait only for the rows they share
+        assert sizes == [30]
