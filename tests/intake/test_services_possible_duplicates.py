@@ -379,13 +379,19 @@ def test_the_list_shows_open_pairs_unless_asked_for_all(client):
     assert sorted(listed("?state=all")) == sorted([first.pk, second.pk])
 
 
+def a_second_later(monkeypatch):
+    """This process asked for a check more than CHECK_DELAY ago (or never)."""
+    monkeypatch.setattr(tasks, "_last_attempt", float("-inf"))
+
+
 @pytest.fixture
-def queued_huey():
+def queued_huey(monkeypatch):
     """The project's queue taking tasks instead of running them at once."""
     from huey.contrib.djhuey import HUEY
 
     HUEY.immediate = False
     HUEY.flush()
+    a_second_later(monkeypatch)
     yield HUEY
     HUEY.flush()
     HUEY.immediate = True
@@ -408,20 +414,21 @@ def test_many_commits_queue_one_duplicate_check(queued_huey):
     assert queued.eta is not None  # it waits a moment, gathering the leads committed meanwhile
 
 
-def test_a_check_that_ran_lets_the_next_commit_queue_another(queued_huey):
+def test_a_check_that_ran_lets_the_next_commit_queue_another(queued_huey, monkeypatch):
     project = make_project()
     anne = make_lead(project, name="Anne Smith")
     ann = make_lead(project, name="Ann Smith")
     tasks.queue_duplicate_checks([anne.pk, ann.pk])
 
     run_due(queued_huey)
+    a_second_later(monkeypatch)
     tasks.queue_duplicate_checks([ann.pk])
 
     assert pairs() == [(anne.pk, ann.pk, PairState.OPEN)]
     assert queued_huey.pending_count() == 1
 
 
-def test_a_check_waits_while_another_runs(queued_huey):
+def test_a_check_waits_while_another_runs(queued_huey, monkeypatch):
     project = make_project()
     make_lead(project, name="Anne Smith")
     tasks.queue_duplicate_checks([])
@@ -431,8 +438,21 @@ def test_a_check_waits_while_another_runs(queued_huey):
 
     assert Lead.objects.filter(duplicates_checked_at__isnull=True).count() == 1
     assert queued_huey.pending_count() == 1  # it waits its turn, still the one pending
+    a_second_later(monkeypatch)
     tasks.queue_duplicate_checks([])
     assert queued_huey.pending_count() == 1
+
+
+def test_a_process_asks_the_queue_for_a_check_at_most_once_a_second(queued_huey, monkeypatch):
+    clock, asked = [100.0], []
+    monkeypatch.setattr(tasks.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(tasks, "take_flag", lambda key, stale_after: asked.append(clock[0]))
+
+    for now in (100.0, 100.3, 100.9, 101.2, 101.5, 103.0):
+        clock[0] = now
+        tasks.queue_duplicate_checks([1])
+
+    assert asked == [100.0, 101.2, 103.0]
 
 
 def test_a_flag_left_by_a_killed_process_is_taken_over(queued_huey):
