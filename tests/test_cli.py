@@ -481,9 +481,9 @@ def _wait_for(condition, seconds: float):
     raise AssertionError("timed out")
 
 
-def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
+def _start_serve(tmp_path):
+    """`leadflow serve` on a free port with a SQLite database of its own (stderr piped)."""
     import os
-    import signal
     import socket
     import subprocess
     import sys
@@ -495,9 +495,16 @@ def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
            "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("REDIS_URL", None)
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "leadflow", "serve", "--port", str(port), "--workers", "1",
          "--jobs", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
+    import os
+    import signal
+
+    server = _start_serve(tmp_path)
     try:
         [first] = _wait_for(lambda: _consumers_of(server.pid), 30)
         # Its scheduler and its worker: processes of their own, which must not outlive it.
@@ -521,20 +528,8 @@ def test_serve_starts_its_job_consumer_again_when_it_is_killed(tmp_path):
 def test_a_killed_serve_leaves_no_web_server_or_job_consumer_behind(tmp_path):
     import os
     import signal
-    import socket
-    import subprocess
-    import sys
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "leadflow", "serve", "--port", str(port), "--workers", "1",
-         "--jobs", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = _start_serve(tmp_path)
     try:
         [consumer] = _wait_for(lambda: _consumers_of(server.pid), 30)
         children = _children_of(server.pid)  # gunicorn and the consumer
